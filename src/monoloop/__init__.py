@@ -1,0 +1,7 @@
+"""monoloop: one loop for code, data and models."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

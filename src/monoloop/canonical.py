@@ -1,0 +1,13 @@
+"""Canonical JSON: one byte string per value, so hashes of structured data are stable."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def canonical_json(value: Any) -> bytes:
+    """Sorted keys, no whitespace, UTF-8, no NaN/Infinity (they have no JSON spelling)."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from monoloop.cli.context import JSON_OPTION, cli
+from monoloop.workspace import describe_settings, find_root, load_settings
+
+app = typer.Typer(help="Inspect the workspace configuration.", no_args_is_help=True)
+
+
+@app.command("show")
+def show(ctx: typer.Context, json: Annotated[bool, JSON_OPTION] = False) -> None:
+    """Print the effective settings and where each comes from (passwords hidden)."""
+    c = cli(ctx, json=json)
+    settings = load_settings(find_root(c.cwd))
+    info = describe_settings(settings)
+
+    def render(console: Console) -> None:
+        table = Table("setting", "value", "from", box=None)
+        for key, entry in info.items():
+            table.add_row(key, str(entry["value"]), entry["source"])
+        console.print(table)
+
+    c.output.result(info, render)
+
+
+@app.command("validate")
+def validate(ctx: typer.Context, json: Annotated[bool, JSON_OPTION] = False) -> None:
+    """Check monoloop.yaml and the environment overrides; exit non-zero on a problem."""
+    c = cli(ctx, json=json)
+    settings = load_settings(find_root(c.cwd))
+    c.output.info(f"{settings.root / 'monoloop.yaml'} is valid")
+    c.output.result({"ok": True, "root": str(settings.root)})

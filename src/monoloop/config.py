@@ -1,0 +1,233 @@
+"""The `monoloop.yaml` schema and its loading, with errors that name the key path.
+
+The file is the declared state of a workspace; environment variables override
+the few settings that differ between machines (where the DB and the store are,
+who is acting). Unknown keys are errors: a typo must never be silently ignored.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from monoloop.errors import ConfigError
+
+CONFIG_FILE = "monoloop.yaml"
+STATE_DIR = ".monoloop"
+
+ENV_DB_URL = "MONOLOOP_DB_URL"
+ENV_STORE_URL = "MONOLOOP_STORE_URL"
+ENV_ACTOR = "MONOLOOP_ACTOR"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DbConfig(_Strict):
+    url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the metadata DB; default: SQLite in .monoloop/",
+    )
+
+
+class StoreConfig(_Strict):
+    url: str | None = Field(
+        default=None,
+        description="Object store URL (a path, file://, s3://, ...); default: .monoloop/objects",
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Options passed to the fsspec filesystem"
+    )
+
+
+class AuditConfig(_Strict):
+    anchor_prefix: str = Field(
+        default="monoloop/audit",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*[A-Za-z0-9]$",
+        description="Prefix of the Git tags that anchor the audit chain",
+    )
+
+
+class Config(_Strict):
+    """The whole of monoloop.yaml."""
+
+    version: Literal[1] = 1
+    project: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    db: DbConfig = Field(default_factory=DbConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
+
+
+def default_config_text(project: str) -> str:
+    """The commented file `monoloop init` writes."""
+    return f"""\
+# monoloop workspace configuration. Reference: docs/configuration.md
+# Commit this file. Local state (metadata DB, object cache) lives in .monoloop/,
+# which is gitignored.
+version: 1
+
+# A name for this project: letters, digits, '.', '_' and '-'.
+project: {project}
+
+# Metadata DB (runs, models, audit ledger). Default: SQLite in .monoloop/monoloop.db.
+# Use PostgreSQL when several people or machines share it, e.g.
+#   url: postgresql://user@db.example.com/monoloop
+# The environment variable {ENV_DB_URL} overrides this.
+db:
+  url: null
+
+# Content-addressed object store for data and model bytes. Default: .monoloop/objects.
+# Any fsspec URL works, e.g. s3://bucket/prefix (pip install 'monoloop[s3]').
+# The environment variable {ENV_STORE_URL} overrides this.
+store:
+  url: null
+  options: {{}}
+
+# The audit ledger is anchored in Git by `monoloop audit anchor` (annotated tags).
+audit:
+  anchor_prefix: monoloop/audit
+"""
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate monoloop.yaml; every problem is a ConfigError naming the key path."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path} does not exist", hint="run `monoloop init` to create a workspace"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    return parse_config(text, source=str(path))
+
+
+def parse_config(text: str, *, source: str = CONFIG_FILE) -> Config:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = ""
+        mark = getattr(exc, "problem_mark", None)
+        if mark is not None:
+            where = f" at line {mark.line + 1}, column {mark.column + 1}"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(
+            f"{source}{where}: not valid YAML: {problem}",
+            hint="fix the YAML syntax (indentation, colons, quotes) at that position",
+        ) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{source}: expected a mapping of keys at the top level, found {_kind(data)}",
+            hint="start the file with keys such as `version: 1` and `project: NAME`",
+        )
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        lines = _key_lines(text)
+        raise ConfigError(
+            _describe(exc, source, lines),
+            hint="see docs/configuration.md for every key and its type",
+        ) from None
+
+
+def _describe(exc: ValidationError, source: str, lines: Mapping[tuple[str, ...], int]) -> str:
+    problems = []
+    for err in exc.errors():
+        loc = tuple(str(p) for p in err["loc"])
+        path = ".".join(loc) or "(top level)"
+        line = lines.get(loc)
+        at = f" (line {line})" if line else ""
+        if err["type"] == "extra_forbidden":
+            allowed = _allowed_keys(loc[:-1])
+            close = difflib.get_close_matches(loc[-1], allowed, n=1)
+            guess = f"; did you mean '{close[0]}'?" if close else ""
+            problems.append(
+                f"unknown key '{path}'{at}: expected one of {', '.join(allowed)}{guess}"
+            )
+        elif err["type"] == "missing":
+            problems.append(f"'{path}' is required but missing")
+        else:
+            found = err.get("input")
+            problems.append(
+                f"'{path}'{at}: found {_show(found)} ({_kind(found)}), expected: {err['msg']}"
+            )
+    count = f"{len(problems)} problems" if len(problems) > 1 else "invalid configuration"
+    return f"{source}: {count}: " + "; ".join(problems)
+
+
+def _allowed_keys(loc: tuple[str, ...]) -> list[str]:
+    model: type[BaseModel] = Config
+    for part in loc:
+        field = model.model_fields.get(part)
+        annotation = field.annotation if field else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+
+
+def _key_lines(text: str) -> dict[tuple[str, ...], int]:
+    """Map each key path to its 1-based line, so errors can point into the file."""
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError:
+        return {}
+    found: dict[tuple[str, ...], int] = {}
+
+    def walk(node: yaml.Node | None, prefix: tuple[str, ...]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                path = (*prefix, str(key.value))
+                found[path] = key.start_mark.line + 1
+                walk(value, path)
+
+    walk(root, ())
+    return found
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class Overrides(BaseModel):
+    """Settings taken from the environment, which win over monoloop.yaml."""
+
+    model_config = ConfigDict(frozen=True)
+
+    db_url: str | None = None
+    store_url: str | None = None
+    actor: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Overrides:
+        env = os.environ if env is None else env
+        values = {
+            "db_url": env.get(ENV_DB_URL) or None,
+            "store_url": env.get(ENV_STORE_URL) or None,
+            "actor": env.get(ENV_ACTOR) or None,
+        }
+        for name, value in ((ENV_DB_URL, values["db_url"]), (ENV_STORE_URL, values["store_url"])):
+            if value is not None and value != value.strip():
+                raise ConfigError(
+                    f"{name} has leading or trailing white space",
+                    hint=f"set {name} to the URL alone",
+                )
+        return cls(**values)

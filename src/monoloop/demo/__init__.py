@@ -1,0 +1,1 @@
+"""The end-to-end demo run by `make demo` (`monoloop demo`)."""

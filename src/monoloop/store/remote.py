@@ -1,0 +1,384 @@
+"""FsspecStore: objects behind any fsspec URL (`s3://bucket/prefix`, `gs://…`, `memory://…`).
+
+Layout matches LocalStore: `<url>/ab/cdef…`. On object stores (S3, GCS, Azure, memory) a
+single PUT, or a multipart upload's completion, is atomic: the key appears complete or not
+at all, so the final key is written directly. On other fsspec filesystems (sftp, smb, …)
+bytes go to `<url>/tmp/…` first and are moved into place. Everything read back is
+verified against its id, so an object damaged at rest is reported, never returned.
+
+Incomplete S3 multipart uploads left by a killed writer are invisible and are not listed
+here; an S3 lifecycle rule (AbortIncompleteMultipartUpload) reclaims them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any, BinaryIO
+
+import blake3
+
+from monoloop.errors import ConfigError, ConnectionFailed, InvalidInput, MonoloopError
+from monoloop.hashing import ID_PREFIX, hash_bytes, id_from_digest, id_hex, is_id, parse_id
+from monoloop.store.local import (
+    COPY_CHUNK,
+    FOREIGN_TMP_MAX_AGE,
+    SMALL_FILE,
+    FileSync,
+    StagedFiles,
+    checkout_temp,
+    make_parents,
+    open_source,
+    read_all,
+    run_batches,
+    write_all,
+)
+from monoloop.store.objects import (
+    READ_CHUNK,
+    FsckReport,
+    Progress,
+    Readable,
+    StrPath,
+    TreeMixin,
+    corrupt,
+    not_found,
+    reader,
+    redact,
+)
+
+ATOMIC_PUT_PROTOCOLS = frozenset(
+    {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oss", "memory"}
+)
+REMOTE_WORKERS = 16  # network round trips dominate, so more threads than cores pay off
+CONNECTION_MODULES = frozenset(
+    {"botocore", "aiobotocore", "aiohttp", "urllib3", "requests", "google", "azure", "s3fs"}
+)
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    if isinstance(exc, ConnectionError | TimeoutError | OSError):
+        return True
+    return type(exc).__module__.split(".")[0] in CONNECTION_MODULES
+
+
+class FsspecStore(TreeMixin):
+    """Objects behind an fsspec URL. `options` go to the filesystem (credentials, endpoint)."""
+
+    def __init__(self, url: str, options: dict[str, Any] | None = None) -> None:
+        import fsspec
+
+        self.url = redact(url.rstrip("/"))
+        try:
+            self._fs, root = fsspec.core.url_to_fs(url, **(options or {}))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(
+                f"invalid options for the object store {self.url}: {exc}",
+                hint="check the store options (e.g. endpoint_url, key, secret for s3://)",
+            ) from exc
+        self._root = str(root).rstrip("/")
+        protocols = self._fs.protocol
+        names = {protocols} if isinstance(protocols, str) else set(protocols)
+        self._atomic_put = bool(names & ATOMIC_PUT_PROTOCOLS)
+        self._sync = FileSync()
+
+    def __repr__(self) -> str:
+        return f"FsspecStore({self.url!r})"
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _key(self, content_id: str) -> str:
+        hexdigits = id_hex(content_id)
+        return f"{self._root}/{hexdigits[:2]}/{hexdigits[2:]}"
+
+    @contextlib.contextmanager
+    def _remote(self, action: str) -> Iterator[None]:
+        """Turn a backend's network or permission failure into ConnectionFailed."""
+        try:
+            yield
+        except (MonoloopError, FileNotFoundError):
+            raise
+        except PermissionError as exc:
+            raise ConnectionFailed(
+                f"the object store {self.url} refused to {action}: access denied",
+                hint="check the credentials (AWS_* variables or store options) and their rights",
+            ) from exc
+        except Exception as exc:
+            if not _is_connection_error(exc):
+                raise
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ConnectionFailed(
+                f"cannot reach the object store {self.url} to {action}: {reason}",
+                hint="check the store URL, endpoint and network, then retry "
+                "(MONOLOOP_STORE_URL or the store options)",
+            ) from exc
+
+    def _temp_key(self) -> str:
+        return "/".join((self._root, "tmp", secrets.token_hex(8)))
+
+    def _missing_bucket(self, exc: FileNotFoundError) -> ConnectionFailed:
+        return ConnectionFailed(
+            f"cannot write to the object store {self.url}: {exc}",
+            hint="check that the bucket or container exists and the URL names it",
+        )
+
+    def _exists_key(self, key: str) -> bool:
+        with self._remote("look up an object"):
+            return bool(self._fs.exists(key))
+
+    def _put_key(self, key: str, data: bytes) -> None:
+        target = key if self._atomic_put else self._temp_key()
+        with self._remote("write an object"):
+            try:
+                self._fs.pipe_file(target, data)
+                if target != key:
+                    self._fs.mv(target, key)
+            except FileNotFoundError as exc:
+                raise self._missing_bucket(exc) from exc
+
+    def _upload(self, src: BinaryIO | int, key: str, expected: str | None) -> str:
+        """Stream src to key, hashing as it goes; refuse to commit bytes that miss `expected`."""
+        target = key if self._atomic_put else self._temp_key()
+        hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
+        with self._remote("write an object"):
+            try:
+                out = self._fs.open(target, "wb")
+            except FileNotFoundError as exc:
+                raise self._missing_bucket(exc) from exc
+            try:
+                while chunk := (
+                    os.read(src, COPY_CHUNK) if isinstance(src, int) else src.read(COPY_CHUNK)
+                ):
+                    hasher.update(chunk)
+                    out.write(chunk)
+                actual = id_from_digest(hasher.hexdigest())
+                if expected is not None and actual != expected:
+                    raise InvalidInput(
+                        "the file changed while it was being stored",
+                        hint="store it again once nothing is writing to it",
+                    )
+            except BaseException:
+                # Closing would commit the upload; discard aborts it (S3 multipart abort).
+                with contextlib.suppress(Exception):
+                    out.discard()
+                with contextlib.suppress(Exception):
+                    self._fs.rm(target)
+                raise
+            out.close()
+            if target != key:
+                self._fs.mv(target, key)
+        return actual
+
+    # -- writing --------------------------------------------------------------------------
+
+    def put_bytes(self, data: bytes | bytearray | memoryview) -> str:
+        content_id = hash_bytes(data)
+        key = self._key(content_id)
+        if not self._exists_key(key):
+            self._put_key(key, bytes(data))
+        return content_id
+
+    def _put_path(self, path: StrPath) -> tuple[str, int]:
+        src, size = open_source(path)
+        try:
+            if size < SMALL_FILE:
+                data = read_all(src, size)
+                return self.put_bytes(data), len(data)
+            # Hash first so an object already stored is not uploaded again; the upload
+            # re-hashes to catch the file changing in between.
+            hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
+            while chunk := os.read(src, COPY_CHUNK):
+                hasher.update(chunk)
+            content_id = id_from_digest(hasher.hexdigest())
+            key = self._key(content_id)
+            if not self._exists_key(key):
+                os.lseek(src, 0, os.SEEK_SET)
+                self._upload(src, key, content_id)
+            return content_id, size
+        finally:
+            os.close(src)
+
+    def put_file(self, path: StrPath) -> str:
+        return self._put_path(path)[0]
+
+    def put_sized(
+        self, paths: Sequence[StrPath], *, progress: Progress | None = None
+    ) -> list[tuple[str, int]]:
+        results: list[tuple[str, int]] = [("", 0)] * len(paths)
+
+        def work(i: int) -> None:
+            results[i] = self._put_path(paths[i])
+
+        run_batches(work, len(paths), progress, workers=REMOTE_WORKERS)
+        return results
+
+    def put_stream(self, stream: Readable) -> str:
+        # The key is the id, known only at the end: spool locally, then upload once.
+        with tempfile.SpooledTemporaryFile(max_size=SMALL_FILE) as spool:
+            hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
+            while chunk := stream.read(COPY_CHUNK):
+                hasher.update(chunk)
+                spool.write(chunk)
+            content_id = id_from_digest(hasher.hexdigest())
+            key = self._key(content_id)
+            if not self._exists_key(key):
+                spool.seek(0)
+                self._upload(spool, key, content_id)  # type: ignore[arg-type]
+        return content_id
+
+    # -- reading --------------------------------------------------------------------------
+
+    def _open_key(self, content_id: str) -> tuple[Any, int]:
+        key = self._key(content_id)
+        with self._remote("read an object"):
+            try:
+                handle = self._fs.open(key, "rb")
+            except FileNotFoundError:
+                raise not_found(content_id, self.url) from None
+            size = getattr(handle, "size", None)
+            return handle, int(size if size is not None else self._fs.size(key))
+
+    def get(self, content_id: str) -> bytes:
+        key = self._key(content_id)
+        with self._remote("read an object"):
+            try:
+                data: bytes = self._fs.cat_file(key)
+            except FileNotFoundError:
+                raise not_found(content_id, self.url) from None
+        if hash_bytes(data) != content_id:
+            raise corrupt(content_id, self.url, "its bytes do not match the id")
+        return data
+
+    def open(self, content_id: str) -> BinaryIO:
+        handle, size = self._open_key(content_id)
+        return reader(handle, content_id, size, url=self.url)
+
+    def _checkout_one(self, content_id: str, dest: str, staged: StagedFiles) -> None:
+        source = self.open(content_id)
+        try:
+            fd = staged.open(dest)
+            try:
+                with self._remote("read an object"):
+                    while chunk := source.read(COPY_CHUNK):
+                        write_all(fd, chunk)
+            finally:
+                staged.close(fd)
+        finally:
+            with contextlib.suppress(MonoloopError):
+                source.close()
+
+    def get_files(
+        self, items: Sequence[tuple[str, StrPath]], *, progress: Progress | None = None
+    ) -> None:
+        checked = [(parse_id(cid), os.path.abspath(dest)) for cid, dest in items]
+        for _, dest in checked:
+            if os.path.isdir(dest):
+                raise InvalidInput(
+                    f"cannot write {dest}: it is a directory", hint="pass a file path"
+                )
+        make_parents([dest for _, dest in checked])
+        staged = StagedFiles(self._sync, len(checked), temp_for=checkout_temp, mode=0o666)
+
+        def work(i: int) -> None:
+            self._checkout_one(checked[i][0], checked[i][1], staged)
+
+        try:
+            run_batches(work, len(checked), progress, workers=REMOTE_WORKERS)
+            staged.commit()
+        except BaseException:
+            staged.discard()
+            raise
+
+    def get_file(self, content_id: str, dest: StrPath) -> None:
+        self.get_files([(content_id, dest)])
+
+    # -- inspecting -----------------------------------------------------------------------
+
+    def exists(self, content_id: str) -> bool:
+        return self._exists_key(self._key(content_id))
+
+    def size(self, content_id: str) -> int:
+        with self._remote("look up an object"):
+            try:
+                return int(self._fs.size(self._key(content_id)))
+            except FileNotFoundError:
+                raise not_found(content_id, self.url) from None
+
+    def verify(self, content_id: str) -> None:
+        source = self.open(content_id)
+        with self._remote("read an object"):
+            while source.read(READ_CHUNK):
+                pass
+            source.close()
+
+    def _listing(self) -> dict[str, int]:
+        """Every key under the root with its size."""
+        with self._remote("list objects"):
+            # Another writer may have added objects since a cached listing was taken.
+            self._fs.invalidate_cache(self._root)
+            try:
+                found = self._fs.find(self._root, detail=True)
+            except FileNotFoundError:
+                return {}
+        return {path: int(info.get("size") or 0) for path, info in sorted(found.items())}
+
+    def _relative(self, path: str) -> str:
+        prefix = self._root.strip("/")
+        rel = path.strip("/")
+        return rel[len(prefix) :].lstrip("/") if prefix and rel.startswith(prefix) else rel
+
+    def iter(self) -> Iterator[str]:
+        for path in self._listing():
+            candidate = ID_PREFIX + self._relative(path).replace("/", "", 1)
+            if "/" in self._relative(path) and is_id(candidate):
+                yield candidate
+
+    def fsck(self, *, progress: Progress | None = None, quarantine: bool = False) -> FsckReport:
+        """Verify every object; remove temp keys over an hour old; corrupt objects are reported
+        and, with quarantine=True, moved to `<url>/quarantine/` so a new put restores them."""
+        report = FsckReport()
+        ids: list[str] = []
+        listing = self._listing()
+        for path in listing:
+            rel = self._relative(path)
+            candidate = ID_PREFIX + rel.replace("/", "", 1)
+            if rel.startswith("tmp/"):
+                with self._remote("clean temp objects"):
+                    modified = self._fs.modified(path).timestamp()
+                    if time.time() - modified > FOREIGN_TMP_MAX_AGE:
+                        self._fs.rm(path)
+                        report.removed_temp.append(path)
+            elif rel.startswith("quarantine/"):
+                continue
+            elif len(rel) > 2 and rel[2] == "/" and is_id(candidate):
+                ids.append(candidate)
+            else:
+                report.stray.append(path)
+        verdicts = [True] * len(ids)
+
+        def work(i: int) -> None:
+            try:
+                self.verify(ids[i])
+            except MonoloopError as exc:
+                if isinstance(exc, ConnectionFailed):
+                    raise
+                verdicts[i] = False
+
+        run_batches(work, len(ids), progress, workers=REMOTE_WORKERS)
+        report.checked = len(ids)
+        report.bytes_checked = sum(
+            listing[self._key(cid)] for cid in ids if self._key(cid) in listing
+        )
+        report.corrupt = [cid for cid, good in zip(ids, verdicts, strict=True) if not good]
+        if quarantine:
+            for content_id in report.corrupt:
+                with self._remote("quarantine an object"):
+                    self._fs.mv(
+                        self._key(content_id),
+                        f"{self._root}/quarantine/{content_id.replace(':', '-')}",
+                    )
+                report.quarantined.append(content_id)
+        return report
