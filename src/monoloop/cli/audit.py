@@ -8,11 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from monoloop.audit import service
-from monoloop.canonical import canonical_json
 from monoloop.cli.context import JSON_OPTION, cli
-from monoloop.errors import InvalidInput
-from monoloop.fsutil import atomic_text_writer
 
 app = typer.Typer(help="The tamper-evident audit ledger.", no_args_is_help=True)
 
@@ -29,6 +25,8 @@ def log(
     json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """Show audit events, oldest first."""
+    from monoloop.audit import service
+
     c = cli(ctx, json=json)
     filters = service.EventFilter(subject=subject, kind=kind, actor=actor, limit=limit)
     with c.workspace() as ws:
@@ -36,6 +34,8 @@ def log(
 
     def render(console: Console) -> None:
         table = Table("seq", "time", "actor", "kind", "subject", "payload")
+        from monoloop.canonical import canonical_json
+
         for e in found:
             payload = canonical_json(e.payload).decode()
             short = payload if len(payload) <= 60 else payload[:57] + "..."
@@ -48,6 +48,8 @@ def log(
 @app.command("verify")
 def verify(ctx: typer.Context, json: Annotated[bool, JSON_OPTION] = False) -> None:
     """Verify the chain, its head and every Git anchor; exit 1 and name the first bad seq."""
+    from monoloop.audit import service
+
     c = cli(ctx, json=json)
     with c.workspace() as ws:
         report = service.verify(ws)
@@ -80,6 +82,10 @@ def export(
     ] = None,
 ) -> None:
     """Export every event with its hashes, so the chain can be checked elsewhere."""
+    from monoloop.audit import service
+    from monoloop.errors import InvalidInput
+    from monoloop.fsutil import atomic_text_writer
+
     c = cli(ctx)
     if format != "jsonl":
         raise InvalidInput(f"unknown export format {format!r}", hint="use --format jsonl")
@@ -96,6 +102,8 @@ def export(
 @app.command("anchor")
 def anchor(ctx: typer.Context, json: Annotated[bool, JSON_OPTION] = False) -> None:
     """Record the chain's head in Git (an annotated tag); push tags to keep it off this machine."""
+    from monoloop.audit import service
+
     c = cli(ctx, json=json)
     with c.workspace() as ws:
         result = service.anchor(ws)

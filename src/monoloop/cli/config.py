@@ -7,7 +7,6 @@ from rich.console import Console
 from rich.table import Table
 
 from monoloop.cli.context import JSON_OPTION, cli
-from monoloop.workspace import describe_settings, find_root, load_settings
 
 app = typer.Typer(help="Inspect the workspace configuration.", no_args_is_help=True)
 
@@ -15,6 +14,8 @@ app = typer.Typer(help="Inspect the workspace configuration.", no_args_is_help=T
 @app.command("show")
 def show(ctx: typer.Context, json: Annotated[bool, JSON_OPTION] = False) -> None:
     """Print the effective settings and where each comes from (passwords hidden)."""
+    from monoloop.workspace import describe_settings, find_root, load_settings
+
     c = cli(ctx, json=json)
     settings = load_settings(find_root(c.cwd))
     info = describe_settings(settings)
@@ -31,6 +32,8 @@ def show(ctx: typer.Context, json: Annotated[bool, JSON_OPTION] = False) -> None
 @app.command("validate")
 def validate(ctx: typer.Context, json: Annotated[bool, JSON_OPTION] = False) -> None:
     """Check monoloop.yaml and the environment overrides; exit non-zero on a problem."""
+    from monoloop.workspace import find_root, load_settings
+
     c = cli(ctx, json=json)
     settings = load_settings(find_root(c.cwd))
     c.output.info(f"{settings.root / 'monoloop.yaml'} is valid")

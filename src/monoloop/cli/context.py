@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from monoloop.cli.output import Output
-from monoloop.workspace import Workspace, open_workspace
+
+if TYPE_CHECKING:
+    from monoloop.workspace import Workspace
 
 
 @dataclass
@@ -17,6 +20,8 @@ class CliContext:
     output: Output
 
     def workspace(self) -> Workspace:
+        from monoloop.workspace import open_workspace
+
         return open_workspace(self.cwd)
 
 

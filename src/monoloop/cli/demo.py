@@ -1,14 +1,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from monoloop.cli.context import JSON_OPTION, cli
-from monoloop.demo.run import Step, run_demo
+
+if TYPE_CHECKING:
+    from monoloop.demo.run import Step
 
 
 def demo(
@@ -21,6 +23,8 @@ def demo(
     json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """Run the monoloop loop end to end on a generated project; exit 0 only if every step held."""
+    from monoloop.demo.run import run_demo
+
     c = cli(ctx, json=json)
     out = c.output
 

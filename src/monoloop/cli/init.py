@@ -6,7 +6,6 @@ from typing import Annotated
 import typer
 
 from monoloop.cli.context import JSON_OPTION, cli
-from monoloop.workspace import init_workspace
 
 
 def init(
@@ -20,6 +19,8 @@ def init(
     json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """Make a Git repository a monoloop workspace: monoloop.yaml, .monoloop/, .gitignore."""
+    from monoloop.workspace import init_workspace
+
     c = cli(ctx, json=json)
     target = path if path is None or path.is_absolute() else c.cwd / path
     result = init_workspace(target or c.cwd, git_init=git_init)

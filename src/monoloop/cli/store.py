@@ -6,11 +6,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from monoloop.cli.context import JSON_OPTION, cli
-from monoloop.hashing import parse_id
-from monoloop.store import service
 
 app = typer.Typer(help="The content-addressed object store.", no_args_is_help=True)
 
@@ -22,6 +19,8 @@ def put(
     json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """Store files and directories; print their content ids (a directory gets a manifest id)."""
+    from monoloop.store import service
+
     c = cli(ctx, json=json)
     with c.workspace() as ws:
         total = service.count_files(ws, paths)
@@ -44,6 +43,8 @@ def get(
     json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """Write an object (or a whole directory, for a manifest id) to a path, verified."""
+    from monoloop.store import service
+
     c = cli(ctx, json=json)
     with c.workspace() as ws, c.output.progress(None, "restoring") as advance:
         target = service.get_to_path(ws, object_id, c.cwd / output, force=force, progress=advance)
@@ -57,6 +58,8 @@ def cat(
     object_id: Annotated[str, typer.Argument(metavar="ID", help="Content id b3:<hex>.")],
 ) -> None:
     """Write an object's bytes to stdout, verified as they stream."""
+    from monoloop.hashing import parse_id
+
     c = cli(ctx)
     with c.workspace() as ws, ws.objects.open(parse_id(object_id)) as reader:
         while chunk := reader.read(1 << 20):
@@ -85,6 +88,8 @@ def verify(
     json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """Re-hash objects and check them against their ids; exit 1 on the first mismatch."""
+    from monoloop.hashing import parse_id
+
     c = cli(ctx, json=json)
     ids = [parse_id(o) for o in object_ids]
     with c.workspace() as ws:
@@ -105,6 +110,8 @@ def fsck(ctx: typer.Context, json: Annotated[bool, JSON_OPTION] = False) -> None
     data = report.to_dict()
 
     def render(console: Console) -> None:
+        from rich.table import Table
+
         table = Table(box=None, show_header=False)
         for key, value in data.items():
             table.add_row(key, ", ".join(value) if isinstance(value, list) else str(value))
