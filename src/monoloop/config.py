@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from monoloop.errors import ConfigError
-
-CONFIG_FILE = "monoloop.yaml"
-STATE_DIR = ".monoloop"
+from monoloop.root import CONFIG_FILE
 
 ENV_DB_URL = "MONOLOOP_DB_URL"
 ENV_STORE_URL = "MONOLOOP_STORE_URL"
@@ -55,6 +54,16 @@ class AuditConfig(_Strict):
     )
 
 
+class RemoteConfig(_Strict):
+    url: str = Field(min_length=1, description="Where the remote's objects live (any store URL)")
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Options passed to the fsspec filesystem"
+    )
+
+
+REMOTE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+
+
 class Config(_Strict):
     """The whole of monoloop.yaml."""
 
@@ -63,6 +72,28 @@ class Config(_Strict):
     db: DbConfig = Field(default_factory=DbConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
+    remotes: dict[str, str | RemoteConfig] = Field(
+        default_factory=dict, description="Named data remotes: a URL, or {url, options}"
+    )
+    default_remote: str | None = Field(
+        default=None, description="The remote push and pull use when none is named"
+    )
+
+    @model_validator(mode="after")
+    def _remotes_are_sound(self) -> Config:
+        for name in self.remotes:
+            if not re.match(REMOTE_NAME, name):
+                raise ValueError(f"remote name {name!r} must be letters, digits, '.', '_' or '-'")
+        if self.default_remote is not None and self.default_remote not in self.remotes:
+            known = ", ".join(self.remotes) or "none are configured"
+            raise ValueError(
+                f"default_remote {self.default_remote!r} is not one of the remotes ({known})"
+            )
+        return self
+
+    def remote(self, name: str) -> RemoteConfig:
+        spec = self.remotes[name]
+        return RemoteConfig(url=spec) if isinstance(spec, str) else spec
 
 
 def default_config_text(project: str) -> str:
@@ -93,6 +124,14 @@ store:
 # The audit ledger is anchored in Git by `monoloop audit anchor` (annotated tags).
 audit:
   anchor_prefix: monoloop/audit
+
+# Shared places for data bytes (`monoloop data push` / `pull`), e.g.
+#   remotes:
+#     origin: s3://team-bucket/churn
+#     nas: file:///mnt/nas/monoloop
+#   default_remote: origin
+remotes: {{}}
+default_remote: null
 """
 
 
@@ -153,6 +192,9 @@ def _describe(exc: ValidationError, source: str, lines: Mapping[tuple[str, ...],
             problems.append(
                 f"unknown key '{path}'{at}: expected one of {', '.join(allowed)}{guess}"
             )
+        elif err["type"] == "value_error":
+            reason = str(err["msg"]).removeprefix("Value error, ")
+            problems.append(reason if not loc else f"'{path}'{at}: {reason}")
         elif err["type"] == "missing":
             problems.append(f"'{path}' is required but missing")
         else:

@@ -19,11 +19,9 @@ from sqlalchemy import Connection
 
 from monoloop import gitutil
 from monoloop.config import (
-    CONFIG_FILE,
     ENV_ACTOR,
     ENV_DB_URL,
     ENV_STORE_URL,
-    STATE_DIR,
     Config,
     Overrides,
     default_config_text,
@@ -33,6 +31,7 @@ from monoloop.config import (
 from monoloop.errors import WorkspaceError
 from monoloop.fsutil import atomic_write_text
 from monoloop.ledger import Event
+from monoloop.root import CONFIG_FILE, STATE_DIR, find_root
 from monoloop.store.db import Database, safe_url
 from monoloop.store.objects import ObjectStore, open_store
 
@@ -104,19 +103,33 @@ class Workspace:
         self.close()
 
 
-def find_root(start: Path) -> Path:
-    start = start.resolve()
-    for candidate in (start, *start.parents):
-        if (candidate / CONFIG_FILE).is_file():
-            return candidate
-    raise WorkspaceError(
-        f"{start} is not inside a monoloop workspace (no {CONFIG_FILE} here or above)",
-        hint="run `monoloop init` at the root of your Git repository, or pass -C PATH",
-    )
-
-
 def load_settings(root: Path, *, env: Mapping[str, str] | None = None) -> Settings:
-    return Settings.resolve(root, load_config(root / CONFIG_FILE), Overrides.from_env(env))
+    config = load_config(root / CONFIG_FILE)
+    stamp_valid_config(root)
+    return Settings.resolve(root, config, Overrides.from_env(env))
+
+
+CONFIG_STAMP = "config.valid"
+
+
+def stamp_valid_config(root: Path) -> None:
+    """Remember the hash of a monoloop.yaml that passed full validation.
+
+    Fast read-only commands (`data status`) then skip pydantic when the file is unchanged.
+    """
+    from monoloop.hashing import hash_bytes
+
+    state = root / STATE_DIR
+    if not state.is_dir():
+        return
+    digest = hash_bytes((root / CONFIG_FILE).read_bytes())
+    stamp = state / CONFIG_STAMP
+    try:
+        if stamp.read_text() == digest:
+            return
+    except OSError:
+        pass
+    atomic_write_text(stamp, digest)
 
 
 def describe_settings(

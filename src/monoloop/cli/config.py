@@ -14,7 +14,8 @@ app = typer.Typer(help="Inspect the workspace configuration.", no_args_is_help=T
 @app.command("show")
 def show(ctx: typer.Context, json: Annotated[bool, JSON_OPTION] = False) -> None:
     """Print the effective settings and where each comes from (passwords hidden)."""
-    from monoloop.workspace import describe_settings, find_root, load_settings
+    from monoloop.root import find_root
+    from monoloop.workspace import describe_settings, load_settings
 
     c = cli(ctx, json=json)
     settings = load_settings(find_root(c.cwd))
@@ -32,7 +33,8 @@ def show(ctx: typer.Context, json: Annotated[bool, JSON_OPTION] = False) -> None
 @app.command("validate")
 def validate(ctx: typer.Context, json: Annotated[bool, JSON_OPTION] = False) -> None:
     """Check monoloop.yaml and the environment overrides; exit non-zero on a problem."""
-    from monoloop.workspace import find_root, load_settings
+    from monoloop.root import find_root
+    from monoloop.workspace import load_settings
 
     c = cli(ctx, json=json)
     settings = load_settings(find_root(c.cwd))
