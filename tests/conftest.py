@@ -110,8 +110,16 @@ def workspace_env(db_url: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def ws(repo: Path, workspace_env: dict[str, str]) -> Iterator[Workspace]:
-    """An initialised, open workspace on each database backend."""
+def ws(
+    repo: Path, workspace_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Workspace]:
+    """An initialised, open workspace on each database backend.
+
+    The DB URL is also set in the environment, so that anything the test opens by
+    path (the SDK, the CLI) reaches the same database.
+    """
+    for key, value in workspace_env.items():
+        monkeypatch.setenv(key, value)
     init_workspace(repo, env=workspace_env)
     workspace = open_workspace(repo, env=workspace_env)
     yield workspace

@@ -21,7 +21,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         if path.exists():
             os.chmod(tmp, path.stat().st_mode & 0o7777)
         else:
-            os.chmod(tmp, 0o666 & ~_umask())
+            os.chmod(tmp, 0o666 & ~umask())
         Path(tmp).replace(path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -43,7 +43,7 @@ def atomic_text_writer(path: Path) -> Iterator[TextIO]:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, 0o666 & ~umask())
         Path(tmp).replace(path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -60,7 +60,7 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _umask() -> int:
+def umask() -> int:
     # Read, not set-and-restore: os.umask() would race with other threads creating files.
     try:
         for line in Path("/proc/self/status").read_text().splitlines():

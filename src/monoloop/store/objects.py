@@ -149,7 +149,14 @@ class FsckReport:
 
 @runtime_checkable
 class ObjectStore(Protocol):
-    """Content-addressed, immutable objects. Every method validates ids (InvalidInput)."""
+    """Content-addressed, immutable objects.
+
+    Ids are validated everywhere (InvalidInput); a missing object raises ObjectNotFound.
+    Puts are idempotent: an object already stored is never rewritten. Reads verify bytes
+    against the id and raise CorruptObject rather than return bad data. Batch methods
+    (put_files, put_tree, get_files, get_tree) commit all or nothing and call `progress`
+    with the number of items just done, from the calling thread.
+    """
 
     @property
     def url(self) -> str: ...
@@ -160,22 +167,41 @@ class ObjectStore(Protocol):
     def put_files(
         self, paths: Sequence[StrPath], *, progress: Progress | None = None
     ) -> list[str]: ...
-    def put_tree(self, directory: StrPath, *, progress: Progress | None = None) -> str: ...
+    def put_sized(
+        self, paths: Sequence[StrPath], *, progress: Progress | None = None
+    ) -> list[tuple[str, int]]: ...
+    def put_tree(self, directory: StrPath, *, progress: Progress | None = None) -> str:
+        """Store every file under `directory` and then its manifest; returns the manifest id.
+        Symbolic links and special files are refused."""
+        ...
+
     def get(self, content_id: str) -> bytes: ...
-    def open(self, content_id: str) -> BinaryIO: ...
-    def get_file(self, content_id: str, dest: StrPath) -> None: ...
+    def open(self, content_id: str) -> BinaryIO:
+        """A reader that raises CorruptObject instead of reaching the end of bad bytes."""
+        ...
+
+    def get_file(self, content_id: str, dest: StrPath) -> None:
+        """Write the object to `dest` atomically, verified before it replaces anything."""
+        ...
+
     def get_files(
         self, items: Sequence[tuple[str, StrPath]], *, progress: Progress | None = None
     ) -> None: ...
     def get_tree(
         self, manifest_id: str, dest_dir: StrPath, *, progress: Progress | None = None
-    ) -> Manifest: ...
+    ) -> Manifest:
+        """Write a put_tree directory under `dest_dir`; PathOutsideRoot for escaping paths."""
+        ...
+
     def read_manifest(self, manifest_id: str) -> Manifest: ...
     def exists(self, content_id: str) -> bool: ...
     def size(self, content_id: str) -> int: ...
     def verify(self, content_id: str) -> None: ...
     def iter(self) -> Iterator[str]: ...
-    def fsck(self, *, progress: Progress | None = None, quarantine: bool = False) -> FsckReport: ...
+    def fsck(self, *, progress: Progress | None = None, quarantine: bool = False) -> FsckReport:
+        """Verify every object and remove orphaned temp files. Corrupt objects are reported;
+        with quarantine=True they are also moved aside so a new put can restore them."""
+        ...
 
 
 def not_found(content_id: str, url: str) -> ObjectNotFound:
@@ -189,8 +215,8 @@ def not_found(content_id: str, url: str) -> ObjectNotFound:
 def corrupt(content_id: str, url: str, detail: str) -> CorruptObject:
     return CorruptObject(
         f"object {content_id} in {url} is corrupt: {detail}",
-        hint="run `monoloop fsck --quarantine` to move damaged objects aside, "
-        "then put the original file again to restore it",
+        hint="run `monoloop store fsck` to find every damaged object; restore each from its "
+        "original file (fsck with quarantine moves the damaged copy aside so a put can)",
     )
 
 
@@ -272,6 +298,12 @@ class VerifyingReader(io.BufferedIOBase):
             self._raw.close()
             super().close()
 
+    def abandon(self) -> None:
+        """Close without reading the rest: for callers that stop because of another error."""
+        if not self.closed:
+            self._raw.close()
+            super().close()
+
     def __del__(self) -> None:
         # Garbage collection must not read gigabytes or raise; only an explicit close checks.
         if not self.closed:
@@ -280,6 +312,11 @@ class VerifyingReader(io.BufferedIOBase):
 
 def reader(raw: Any, content_id: str, size: int, *, url: str) -> BinaryIO:
     return cast(BinaryIO, VerifyingReader(raw, content_id, size, url=url))
+
+
+def _unportable(rel: str) -> bool:
+    """A backslash or a drive letter: harmless here, a path elsewhere on Windows."""
+    return "\\" in rel or (len(rel) > 1 and rel[1] == ":")
 
 
 def walk_tree(directory: StrPath) -> list[tuple[str, Path]]:
@@ -308,6 +345,12 @@ def walk_tree(directory: StrPath) -> list[tuple[str, Path]]:
                         f"because a link can point outside {root}",
                         hint="replace the link with a copy of its target, or remove it",
                     )
+                if _unportable(rel):
+                    raise InvalidInput(
+                        f"{entry.path}: names with a backslash, or a drive letter such as "
+                        "'c:', would be paths elsewhere when restored on Windows",
+                        hint="rename the file or directory",
+                    )
                 if stat.S_ISDIR(mode):
                     pending.append((rel + "/", entry.path))
                 elif stat.S_ISREG(mode):
@@ -332,13 +375,7 @@ def checkout_targets(manifest: Manifest, dest_dir: StrPath) -> list[tuple[str, P
     for entry in manifest.entries:
         rel = entry.path
         parts = PurePosixPath(rel).parts
-        if (
-            rel.startswith("/")
-            or "\\" in rel
-            or "\0" in rel
-            or ".." in parts
-            or (len(rel) > 1 and rel[1] == ":")
-        ):
+        if rel.startswith("/") or "\0" in rel or ".." in parts or _unportable(rel):
             raise PathOutsideRoot(
                 f"manifest path {rel!r} would be written outside {root}",
                 hint="manifest paths must be relative and must not contain '..'; "

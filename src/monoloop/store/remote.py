@@ -13,28 +13,36 @@ here; an S3 lifecycle rule (AbortIncompleteMultipartUpload) reclaims them.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import secrets
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import blake3
 
-from monoloop.errors import ConfigError, ConnectionFailed, InvalidInput, MonoloopError
-from monoloop.hashing import ID_PREFIX, hash_bytes, id_from_digest, id_hex, is_id, parse_id
+from monoloop.errors import (
+    ConfigError,
+    ConnectionFailed,
+    CorruptObject,
+    InvalidInput,
+    MonoloopError,
+    ObjectNotFound,
+)
+from monoloop.hashing import ID_PREFIX, hash_bytes, id_from_digest, id_hex, is_id
 from monoloop.store.local import (
     COPY_CHUNK,
     FOREIGN_TMP_MAX_AGE,
     SMALL_FILE,
     FileSync,
+    Heavy,
     StagedFiles,
-    checkout_temp,
-    make_parents,
     open_source,
+    prepare_checkout,
     read_all,
-    run_batches,
+    run_split,
     write_all,
 )
 from monoloop.store.objects import (
@@ -44,6 +52,7 @@ from monoloop.store.objects import (
     Readable,
     StrPath,
     TreeMixin,
+    VerifyingReader,
     corrupt,
     not_found,
     reader,
@@ -83,6 +92,9 @@ class FsspecStore(TreeMixin):
         protocols = self._fs.protocol
         names = {protocols} if isinstance(protocols, str) else set(protocols)
         self._atomic_put = bool(names & ATOMIC_PUT_PROTOCOLS)
+        # memory:// hands every reader the same file object, and shows a file being written
+        # before it is closed: read it whole, write it whole.
+        self._shared_handles = "memory" in names
         self._sync = FileSync()
 
     def __repr__(self) -> str:
@@ -110,10 +122,15 @@ class FsspecStore(TreeMixin):
             if not _is_connection_error(exc):
                 raise
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            hint = (
+                "set credentials (e.g. AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, a profile, "
+                "or key/secret in the store options)"
+                if "credential" in reason.lower()
+                else "check the store URL, endpoint and network, then retry "
+                "(MONOLOOP_STORE_URL or the store options)"
+            )
             raise ConnectionFailed(
-                f"cannot reach the object store {self.url} to {action}: {reason}",
-                hint="check the store URL, endpoint and network, then retry "
-                "(MONOLOOP_STORE_URL or the store options)",
+                f"cannot reach the object store {self.url} to {action}: {reason}", hint=hint
             ) from exc
 
     def _temp_key(self) -> str:
@@ -139,27 +156,39 @@ class FsspecStore(TreeMixin):
             except FileNotFoundError as exc:
                 raise self._missing_bucket(exc) from exc
 
-    def _upload(self, src: BinaryIO | int, key: str, expected: str | None) -> str:
-        """Stream src to key, hashing as it goes; refuse to commit bytes that miss `expected`."""
+    def _upload(self, src: BinaryIO | int, key: str, expected: str) -> None:
+        """Stream src to key, hashing again; bytes that no longer match `expected` are not
+        committed (the source file changed after it was hashed)."""
+
+        def chunks() -> Iterator[bytes]:
+            while chunk := (
+                os.read(src, COPY_CHUNK) if isinstance(src, int) else src.read(COPY_CHUNK)
+            ):
+                yield chunk
+
+        changed = InvalidInput(
+            f"the file for {expected} changed while it was being stored",
+            hint="store it again once nothing is writing to it",
+        )
+        if self._shared_handles:
+            data = b"".join(chunks())
+            if hash_bytes(data) != expected:
+                raise changed
+            self._put_key(key, data)
+            return
         target = key if self._atomic_put else self._temp_key()
         hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
         with self._remote("write an object"):
             try:
-                out = self._fs.open(target, "wb")
+                out = self._fs.open(target, "wb", block_size=COPY_CHUNK)
             except FileNotFoundError as exc:
                 raise self._missing_bucket(exc) from exc
             try:
-                while chunk := (
-                    os.read(src, COPY_CHUNK) if isinstance(src, int) else src.read(COPY_CHUNK)
-                ):
+                for chunk in chunks():
                     hasher.update(chunk)
                     out.write(chunk)
-                actual = id_from_digest(hasher.hexdigest())
-                if expected is not None and actual != expected:
-                    raise InvalidInput(
-                        "the file changed while it was being stored",
-                        hint="store it again once nothing is writing to it",
-                    )
+                if id_from_digest(hasher.hexdigest()) != expected:
+                    raise changed
             except BaseException:
                 # Closing would commit the upload; discard aborts it (S3 multipart abort).
                 with contextlib.suppress(Exception):
@@ -170,7 +199,6 @@ class FsspecStore(TreeMixin):
             out.close()
             if target != key:
                 self._fs.mv(target, key)
-        return actual
 
     # -- writing --------------------------------------------------------------------------
 
@@ -209,10 +237,10 @@ class FsspecStore(TreeMixin):
     ) -> list[tuple[str, int]]:
         results: list[tuple[str, int]] = [("", 0)] * len(paths)
 
-        def work(i: int) -> None:
-            results[i] = self._put_path(paths[i])
+        def light(i: int) -> Heavy:
+            return lambda: results.__setitem__(i, self._put_path(paths[i]))
 
-        run_batches(work, len(paths), progress, workers=REMOTE_WORKERS)
+        run_split(len(paths), light, progress, REMOTE_WORKERS)
         return results
 
     def put_stream(self, stream: Readable) -> str:
@@ -226,7 +254,7 @@ class FsspecStore(TreeMixin):
             key = self._key(content_id)
             if not self._exists_key(key):
                 spool.seek(0)
-                self._upload(spool, key, content_id)  # type: ignore[arg-type]
+                self._upload(cast(BinaryIO, spool), key, content_id)
         return content_id
 
     # -- reading --------------------------------------------------------------------------
@@ -235,7 +263,10 @@ class FsspecStore(TreeMixin):
         key = self._key(content_id)
         with self._remote("read an object"):
             try:
-                handle = self._fs.open(key, "rb")
+                if self._shared_handles:
+                    data = self._fs.cat_file(key)
+                    return io.BytesIO(data), len(data)
+                handle = self._fs.open(key, "rb", block_size=COPY_CHUNK)
             except FileNotFoundError:
                 raise not_found(content_id, self.url) from None
             size = getattr(handle, "size", None)
@@ -257,36 +288,40 @@ class FsspecStore(TreeMixin):
         return reader(handle, content_id, size, url=self.url)
 
     def _checkout_one(self, content_id: str, dest: str, staged: StagedFiles) -> None:
-        source = self.open(content_id)
+        if self.size(content_id) < SMALL_FILE:
+            data = self.get(content_id)  # one request, verified before anything is written
+            fd = staged.open(dest)
+            try:
+                write_all(fd, data)
+            finally:
+                staged.close(fd)
+            return
+        handle, size = self._open_key(content_id)
+        source = VerifyingReader(handle, content_id, size, url=self.url)
         try:
             fd = staged.open(dest)
             try:
-                with self._remote("read an object"):
-                    while chunk := source.read(COPY_CHUNK):
-                        write_all(fd, chunk)
+                while True:
+                    with self._remote("read an object"):
+                        chunk = source.read(COPY_CHUNK)
+                    if not chunk:  # the reader has checked the id by now
+                        break
+                    write_all(fd, chunk)
             finally:
                 staged.close(fd)
         finally:
-            with contextlib.suppress(MonoloopError):
-                source.close()
+            source.abandon()
 
     def get_files(
         self, items: Sequence[tuple[str, StrPath]], *, progress: Progress | None = None
     ) -> None:
-        checked = [(parse_id(cid), os.path.abspath(dest)) for cid, dest in items]
-        for _, dest in checked:
-            if os.path.isdir(dest):
-                raise InvalidInput(
-                    f"cannot write {dest}: it is a directory", hint="pass a file path"
-                )
-        make_parents([dest for _, dest in checked])
-        staged = StagedFiles(self._sync, len(checked), temp_for=checkout_temp, mode=0o666)
+        checked, staged = prepare_checkout(items, self._sync)
 
-        def work(i: int) -> None:
-            self._checkout_one(checked[i][0], checked[i][1], staged)
+        def light(i: int) -> Heavy:
+            return lambda: self._checkout_one(checked[i][0], checked[i][1], staged)
 
         try:
-            run_batches(work, len(checked), progress, workers=REMOTE_WORKERS)
+            run_split(len(checked), light, progress, REMOTE_WORKERS)
             staged.commit()
         except BaseException:
             staged.discard()
@@ -359,15 +394,13 @@ class FsspecStore(TreeMixin):
                 report.stray.append(path)
         verdicts = [True] * len(ids)
 
-        def work(i: int) -> None:
+        def check(i: int) -> None:
             try:
                 self.verify(ids[i])
-            except MonoloopError as exc:
-                if isinstance(exc, ConnectionFailed):
-                    raise
+            except (CorruptObject, ObjectNotFound):
                 verdicts[i] = False
 
-        run_batches(work, len(ids), progress, workers=REMOTE_WORKERS)
+        run_split(len(ids), lambda i: lambda: check(i), progress, REMOTE_WORKERS)
         report.checked = len(ids)
         report.bytes_checked = sum(
             listing[self._key(cid)] for cid in ids if self._key(cid) in listing

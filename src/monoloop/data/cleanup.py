@@ -1,0 +1,86 @@
+"""`data gc`: remove local objects that nothing references, and never one that something does."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from monoloop.data import tracked
+from monoloop.data.context import DataContext
+from monoloop.data.history import LOCK_FILE, referenced_ids
+from monoloop.errors import UserError
+from monoloop.store.local import LocalStore
+
+# Objects younger than this are kept: a concurrent `data add` may not have written its
+# pointer yet (git's gc keeps loose objects for two weeks for the same reason).
+GRACE_SECONDS = 3600
+
+
+@dataclass
+class GcResult:
+    kept: int = 0
+    removed: list[str] = field(default_factory=list)
+    freed_bytes: int = 0
+    young: int = 0
+    dry_run: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def live_ids(ctx: DataContext, *, all_commits: bool, extra: set[str] | None = None) -> set[str]:
+    """Ids referenced by pointer and lock files (HEAD or every commit, plus the working
+    tree), by anything in `extra`, and by every manifest among them."""
+    import re
+
+    roots = referenced_ids(ctx.root, all_commits=all_commits) | (extra or set())
+    pattern = re.compile(r"b3:[0-9a-f]{64}")
+    for rel in tracked.pointer_files(ctx.root):
+        roots.update(pattern.findall((ctx.root / rel).read_text(errors="replace")))
+    for lock in ctx.root.rglob(LOCK_FILE):
+        if ".git" not in lock.parts:
+            roots.update(pattern.findall(lock.read_text(errors="replace")))
+    live = set(roots)
+    for cid in roots:
+        if not ctx.objects.exists(cid):
+            continue
+        try:
+            manifest = ctx.objects.read_manifest(cid)
+        except UserError:
+            continue  # a plain file's object, not a manifest
+        live.update(e.id for e in manifest.entries)
+    return live
+
+
+def gc(
+    ctx: DataContext,
+    *,
+    all_commits: bool = False,
+    dry_run: bool = False,
+    extra_live: set[str] | None = None,
+    grace_seconds: int = GRACE_SECONDS,
+) -> GcResult:
+    if not isinstance(ctx.objects, LocalStore):
+        raise UserError(
+            f"gc works on the local object store, not on {ctx.objects.url}",
+            hint="a shared store is cleaned by whoever administers it",
+        )
+    live = live_ids(ctx, all_commits=all_commits, extra=extra_live)
+    result = GcResult(dry_run=dry_run)
+    cutoff = time.time() - grace_seconds
+    for cid in list(ctx.objects.iter()):
+        if cid in live:
+            result.kept += 1
+            continue
+        path = ctx.objects.object_path(cid)
+        st = os.stat(path)
+        if st.st_mtime > cutoff:
+            result.young += 1
+            continue
+        result.removed.append(cid)
+        result.freed_bytes += st.st_size
+        if not dry_run:
+            ctx.objects.remove(cid)
+    return result

@@ -1,0 +1,75 @@
+"""What this machine knows a remote holds: ids recorded by push and pull.
+
+It answers `data status`'s "not pushed" without contacting the remote. It can only
+be behind (someone else pushed), never ahead: an id is recorded after its transfer.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS remote_has (
+    remote TEXT NOT NULL,
+    id TEXT NOT NULL,
+    PRIMARY KEY (remote, id)
+) WITHOUT ROWID
+"""
+
+
+class RemoteIndex:
+    def __init__(self, state_dir: Path, remote_url: str) -> None:
+        self._path = state_dir / "statcache.db"
+        self._remote = remote_url
+        self._conn: sqlite3.Connection | None = None
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            conn = sqlite3.connect(self._path, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(_SCHEMA)
+            self._conn = conn
+        return self._conn
+
+    def has(self, content_id: str) -> bool:
+        row = (
+            self._db()
+            .execute(
+                "SELECT 1 FROM remote_has WHERE remote = ? AND id = ?", (self._remote, content_id)
+            )
+            .fetchone()
+        )
+        return row is not None
+
+    def known(self, ids: Iterable[str]) -> set[str]:
+        wanted = list(ids)
+        found: set[str] = set()
+        db = self._db()
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = db.execute(
+                f"SELECT id FROM remote_has WHERE remote = ? AND id IN ({marks})",
+                (self._remote, *chunk),
+            )
+            found.update(row[0] for row in rows)
+        return found
+
+    def record(self, ids: Iterable[str]) -> None:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany(
+                "INSERT OR IGNORE INTO remote_has VALUES (?, ?)", ((self._remote, i) for i in ids)
+            )
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

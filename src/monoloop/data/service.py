@@ -1,0 +1,108 @@
+"""Data operations that change shared state, each recorded in the audit ledger.
+
+`status`, `diff` and `open` only read, and run on a `DataContext` without the DB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from monoloop.data import cleanup as gc_mod
+from monoloop.data import materialize as checkout_mod
+from monoloop.data import sync
+from monoloop.data.context import DataContext
+from monoloop.workspace import Workspace
+
+Progress = Callable[[int], None]
+
+
+@contextmanager
+def context(ws: Workspace) -> Iterator[DataContext]:
+    ctx = DataContext.of(ws)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+def push(
+    ws: Workspace,
+    rels: list[str] | None = None,
+    *,
+    remote: str | None = None,
+    progress: Progress | None = None,
+) -> sync.SyncResult:
+    with context(ws) as ctx:
+        result = sync.push(ctx, rels, remote=remote, progress=progress)
+    if result.transferred:
+        with ws.db.write() as conn:
+            ws.record(conn, "data.push", result.remote, _summary(result))
+    return result
+
+
+def pull(
+    ws: Workspace,
+    rels: list[str] | None = None,
+    *,
+    remote: str | None = None,
+    checkout: bool = True,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> tuple[sync.SyncResult, checkout_mod.CheckoutResult | None]:
+    with context(ws) as ctx:
+        result = sync.pull(ctx, rels, remote=remote, progress=progress)
+        if result.transferred:
+            with ws.db.write() as conn:
+                ws.record(conn, "data.pull", result.remote, _summary(result))
+        done = checkout_mod.checkout(ctx, rels, force=force) if checkout else None
+    return result, done
+
+
+def checkout(
+    ws: Workspace,
+    rels: list[str] | None = None,
+    *,
+    rev: str | None = None,
+    force: bool = False,
+    link: bool = False,
+    progress: Progress | None = None,
+) -> checkout_mod.CheckoutResult:
+    with context(ws) as ctx:
+        return checkout_mod.checkout(ctx, rels, rev=rev, force=force, link=link, progress=progress)
+
+
+def gc(
+    ws: Workspace,
+    *,
+    all_commits: bool = False,
+    dry_run: bool = False,
+    grace_seconds: int = gc_mod.GRACE_SECONDS,
+) -> gc_mod.GcResult:
+    with context(ws) as ctx:
+        result = gc_mod.gc(
+            ctx, all_commits=all_commits, dry_run=dry_run, grace_seconds=grace_seconds
+        )
+    if result.removed and not dry_run:
+        with ws.db.write() as conn:
+            ws.record(
+                conn,
+                "data.gc",
+                ws.config.project,
+                {
+                    "removed": len(result.removed),
+                    "freed_bytes": result.freed_bytes,
+                    "all_commits": all_commits,
+                },
+            )
+    return result
+
+
+def _summary(result: sync.SyncResult) -> dict[str, object]:
+    return {
+        "url": result.url,
+        "transferred": result.transferred,
+        "already_there": result.already_there,
+        "paths": result.paths,
+        "missing": len(result.missing),
+    }

@@ -1,0 +1,152 @@
+"""`data push` and `data pull`: move the objects that tracked data needs, and only those."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from monoloop.data import pointer, tracked
+from monoloop.data.context import DataContext, Remote
+from monoloop.data.remote_index import RemoteIndex
+from monoloop.data.transfer import TransferError, copy_objects, ordered, present
+from monoloop.errors import ConnectionFailed, NotFound
+from monoloop.store.objects import ObjectStore, open_store
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class SyncResult:
+    remote: str
+    url: str
+    transferred: int = 0
+    already_there: int = 0
+    missing: list[str] = field(default_factory=list)  # ids neither side has
+    paths: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def remote_store(ctx: DataContext, remote: Remote) -> ObjectStore:
+    return open_store(
+        remote.url, default_root=ctx.state_dir / "objects", options=dict(remote.options)
+    )
+
+
+def _selected(ctx: DataContext, rels: list[str] | None) -> dict[str, pointer.Pointer]:
+    from monoloop.data.history import pointers_in_worktree
+
+    found = pointers_in_worktree(ctx.root, tracked.pointer_files(ctx.root, rels))
+    if rels:
+        for rel in rels:
+            if rel not in found:
+                raise NotFound(
+                    f"{rel} is not tracked (no {rel}{pointer.SUFFIX})",
+                    hint="track it with `monoloop data add`",
+                )
+    return found
+
+
+def push(
+    ctx: DataContext,
+    rels: list[str] | None = None,
+    *,
+    remote: str | None = None,
+    progress: Progress | None = None,
+) -> SyncResult:
+    target = ctx.remote(remote)
+    dst = remote_store(ctx, target)
+    result = SyncResult(target.name, target.url)
+    data_ids: list[str] = []
+    manifest_ids: list[str] = []
+    for rel, ptr in _selected(ctx, rels).items():
+        result.paths.append(rel)
+        if ptr.kind == "dir":
+            if not ctx.objects.exists(ptr.id):
+                result.missing.append(ptr.id)
+                continue
+            entries = [e.id for e in ctx.objects.read_manifest(ptr.id).entries]
+            lacking = [i for i in entries if not ctx.objects.exists(i)]
+            if lacking:
+                # Never push a manifest whose data is not all there.
+                result.missing.extend(lacking)
+                data_ids.extend(i for i in entries if i not in set(lacking))
+                continue
+            data_ids.extend(entries)
+            manifest_ids.append(ptr.id)
+        elif ctx.objects.exists(ptr.id):
+            data_ids.append(ptr.id)
+        else:
+            result.missing.append(ptr.id)
+    wanted = ordered(data_ids, manifest_ids)
+    index = RemoteIndex(ctx.state_dir, target.url)
+    try:
+        known = index.known(wanted)
+        unknown = [i for i in wanted if i not in known]
+        there = _present(dst, unknown, target)
+        todo = [i for i in unknown if i not in there]
+        result.already_there = len(wanted) - len(todo)
+        copy_objects(
+            ctx.objects, dst, todo, what=f"remote {target.name!r} ({target.url})", progress=progress
+        )
+        result.transferred = len(todo)
+        index.record(wanted)
+    finally:
+        index.close()
+    return result
+
+
+def pull(
+    ctx: DataContext,
+    rels: list[str] | None = None,
+    *,
+    remote: str | None = None,
+    progress: Progress | None = None,
+) -> SyncResult:
+    source = ctx.remote(remote)
+    src = remote_store(ctx, source)
+    result = SyncResult(source.name, source.url)
+    selected = _selected(ctx, rels)
+    manifests = [p.id for p in selected.values() if p.kind == "dir"]
+    files = [p.id for p in selected.values() if p.kind == "file"]
+    result.paths = sorted(selected)
+    where = f"the local store ({ctx.objects.url})"
+    lacking_manifests = [i for i in manifests if not ctx.objects.exists(i)]
+    on_remote = _present(src, lacking_manifests, source)
+    result.missing.extend(i for i in lacking_manifests if i not in on_remote)
+    fetched = [i for i in lacking_manifests if i in on_remote]
+    # Manifests first, to learn which data objects the directories need.
+    copy_objects(src, ctx.objects, fetched, what=where)
+    data_ids = list(files)
+    for mid in manifests:
+        if ctx.objects.exists(mid):
+            data_ids.extend(e.id for e in ctx.objects.read_manifest(mid).entries)
+    data_ids = list(dict.fromkeys(data_ids))
+    local = {i for i in data_ids if ctx.objects.exists(i)}
+    needed = [i for i in data_ids if i not in local]
+    there = _present(src, needed, source)
+    result.missing.extend(i for i in needed if i not in there)
+    todo = [i for i in needed if i in there]
+    copy_objects(src, ctx.objects, todo, what=where, progress=progress)
+    result.transferred = len(todo) + len(fetched)
+    result.already_there = len(data_ids) - len(needed)
+    index = RemoteIndex(ctx.state_dir, source.url)
+    try:
+        index.record(todo + fetched)
+    finally:
+        index.close()
+    return result
+
+
+def _present(store: ObjectStore, ids: list[str], remote: Remote) -> set[str]:
+    try:
+        return present(store, ids)
+    except ConnectionFailed:
+        raise
+    except OSError as exc:
+        raise TransferError(
+            f"cannot reach remote {remote.name!r} ({remote.url}): {exc.strerror or exc}",
+            hint="check the URL in monoloop.yaml and that the remote is up",
+        ) from None
