@@ -153,12 +153,15 @@ def test_diff_between_commits(ws: Workspace) -> None:
 def remote_config(root: Path, url: str) -> None:
     config = root / "monoloop.yaml"
     config.write_text(
-        config.read_text().replace("remotes: {}", f"remotes:\n  origin: {url}")
+        config.read_text()
+        .replace("remotes: {}", f"remotes:\n  origin: {url}")
         .replace("default_remote: null", "default_remote: origin")
     )
 
 
-def test_round_trip_through_a_remote(ws: Workspace, tmp_path: Path, workspace_env: dict[str, str]) -> None:
+def test_round_trip_through_a_remote(
+    ws: Workspace, tmp_path: Path, workspace_env: dict[str, str]
+) -> None:
     from monoloop.workspace import init_workspace
 
     remote_dir = tmp_path / "remote"

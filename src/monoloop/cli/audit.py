@@ -2,13 +2,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from monoloop.cli.context import JSON_OPTION, cli
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
 
 app = typer.Typer(help="The tamper-evident audit ledger.", no_args_is_help=True)
 
@@ -33,6 +35,8 @@ def log(
         found = service.log(ws, filters)
 
     def render(console: Console) -> None:
+        from rich.table import Table
+
         table = Table("seq", "time", "actor", "kind", "subject", "payload")
         from monoloop.canonical import canonical_json
 
@@ -55,6 +59,7 @@ def verify(ctx: typer.Context, json: Annotated[bool, JSON_OPTION] = False) -> No
         report = service.verify(ws)
 
     def render(console: Console) -> None:
+
         if report.ok:
             anchors = len(report.anchors_checked)
             console.print(

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from monoloop.cli.context import JSON_OPTION, cli
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
 
 app = typer.Typer(help="Inspect the workspace configuration.", no_args_is_help=True)
 
@@ -22,6 +24,8 @@ def show(ctx: typer.Context, json: Annotated[bool, JSON_OPTION] = False) -> None
     info = describe_settings(settings)
 
     def render(console: Console) -> None:
+        from rich.table import Table
+
         table = Table("setting", "value", "from", box=None)
         for key, entry in info.items():
             table.add_row(key, str(entry["value"]), entry["source"])

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from monoloop.cli.context import JSON_OPTION, CliContext, cli
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
 
 app = typer.Typer(
     help="Version data beside the code: pointer files in Git, bytes in the object store.",
@@ -75,27 +78,25 @@ def status(
     finally:
         dctx.close()
 
-    def render(console: Console) -> None:
-        if not found:
-            console.print("no tracked data (track some with `monoloop data add PATH`)")
-        colors = {"unchanged": "green", "modified": "yellow", "missing": "red"}
-        for item in found:
-            notes = []
-            if item.pushed is False:
-                notes.append("not pushed")
-            if not item.in_store:
-                notes.append("not in local store")
-            extra = f"  ({', '.join(notes)})" if notes else ""
-            color = colors[item.state]
-            console.print(
-                f"[{color}]{item.state:>9}[/{color}]  {item.path}{extra}", highlight=False
-            )
-            for change in item.files:
-                console.print(
-                    f"           {change.change:>8}: {item.path}/{change.path}", highlight=False
-                )
-
-    c.output.result([s.to_dict() for s in found], render)
+    if c.output.json:
+        c.output.result([s.to_dict() for s in found])
+        return
+    # Plain lines, not rich: this command is on the fast path (see docs/data.md).
+    lines: list[tuple[str, str | None]] = []
+    if not found:
+        lines.append(("no tracked data (track some with `monoloop data add PATH`)", None))
+    colors = {"unchanged": "green", "modified": "yellow", "missing": "red"}
+    for item in found:
+        notes = []
+        if item.pushed is False:
+            notes.append("not pushed")
+        if not item.in_store:
+            notes.append("not in local store")
+        extra = f"  ({', '.join(notes)})" if notes else ""
+        lines.append((f"{item.state:>9}  {item.path}{extra}", colors[item.state]))
+        for change in item.files:
+            lines.append((f"           {change.change:>8}: {item.path}/{change.path}", "dim"))
+    c.output.lines(lines)
 
 
 @app.command("diff")

@@ -4,10 +4,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from monoloop.cli.context import JSON_OPTION, cli
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
 
 if TYPE_CHECKING:
     from monoloop.demo.run import Step
@@ -39,6 +41,8 @@ def demo(
     report = run_demo(target, keep=keep, on_step=on_step)
 
     def render(console: Console) -> None:
+        from rich.table import Table
+
         table = Table(title="monoloop demo", show_lines=False)
         table.add_column("what")
         table.add_column("outcome")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import traceback
 from pathlib import Path
 from typing import Annotated
 
@@ -66,6 +65,8 @@ def run(argv: list[str] | None = None) -> int:
         result = app(args=args, prog_name="monoloop", standalone_mode=False)
     except MonoloopError as error:
         if output.debug:
+            import traceback
+
             traceback.print_exc()
         output.error(error)
         return error.exit_code
@@ -84,6 +85,8 @@ def run(argv: list[str] | None = None) -> int:
         return 130
     except Exception as bug:
         if output.debug:
+            import traceback
+
             traceback.print_exc()
         output.error(
             MonoloopError(

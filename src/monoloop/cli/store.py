@@ -2,12 +2,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from monoloop.cli.context import JSON_OPTION, cli
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
 
 app = typer.Typer(help="The content-addressed object store.", no_args_is_help=True)
 

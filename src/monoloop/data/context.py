@@ -94,20 +94,24 @@ class DataContext:
 
 
 def _validated_raw_config(root: Path, env: Mapping[str, str]) -> dict[str, Any]:
+    """The config's values, from the validity stamp when monoloop.yaml is unchanged."""
+    import json
+
     from monoloop.hashing import hash_bytes
 
-    text = (root / CONFIG_FILE).read_bytes()
-    try:
-        stamp = (root / STATE_DIR / "config.valid").read_text()
-    except OSError:
-        stamp = ""
-    if stamp != hash_bytes(text):
-        from monoloop.workspace import load_settings
+    digest = hash_bytes((root / CONFIG_FILE).read_bytes())
+    for attempt in range(2):
+        try:
+            record = json.loads((root / STATE_DIR / "config.valid.json").read_text())
+            if record.get("hash") == digest and isinstance(record.get("config"), dict):
+                return dict(record["config"])
+        except (OSError, ValueError):
+            pass
+        if attempt == 0:
+            from monoloop.workspace import load_settings
 
-        load_settings(root, env=env)  # raises a ConfigError naming the problem
-    import yaml
-
-    data = yaml.safe_load(text) or {}
-    if not isinstance(data, dict):  # cannot happen after validation; keep mypy and readers sure
-        raise ConfigError(f"{root / CONFIG_FILE} is not a mapping")
-    return data
+            load_settings(root, env=env)  # validates (ConfigError naming the problem), stamps
+    raise ConfigError(
+        f"cannot record the validated configuration in {root / STATE_DIR}",
+        hint="run `monoloop init` to create the workspace's state directory",
+    )

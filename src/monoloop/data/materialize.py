@@ -122,7 +122,8 @@ def _plan_path(
         if kind_now != ptr.kind:
             plan.refused.append(rel)
             return []
-        found, fresh = scan.scan(target, rel, ctx.cache)
+        found = scan.scan(target, rel, ctx.cache, need_manifest=True)
+        fresh = found.fresh
         if found.manifest is not None:
             current = {f"{rel}/{e.path}": e.id for e in found.manifest.entries}
         else:

@@ -1,8 +1,10 @@
 """Content ids of working-tree data, through the stat cache: unchanged files are never read.
 
-A scan walks a tracked path once (lstat per file), takes ids from the stat cache where
-the stat still matches, and hands only the misses to a `Hasher`: plain hashing for
-`status`, hash-and-store for `add`.
+A scan walks a tracked path once (one lstat per file). For a directory it first
+compares a digest of the whole listing (paths and stats) with the one recorded last
+time: when equal, the directory's id is known without looking at any file. Otherwise
+ids come from the per-file cache where the stat still matches, and only the misses go
+to a `Hasher`: plain hashing for `status`, hash-and-store for `add`.
 """
 
 from __future__ import annotations
@@ -14,20 +16,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from monoloop.data.statcache import Stat, StatCache
+import blake3
+
+from monoloop.data.statcache import DirEntry, Stat, StatCache
 from monoloop.errors import InvalidInput, NotFound
 from monoloop.hashing import hash_bytes, hash_file
 from monoloop.store.objects import Manifest, ManifestEntry
 
 # Given paths, return their ids in order (hashing, or hashing and storing).
 Hasher = Callable[[Sequence[str]], list[str]]
-
-
-@dataclass(frozen=True)
-class FileInfo:
-    rel: str  # relative to the scanned path ("" for a single file)
-    path: str
-    stat: Stat
+# (path relative to the scanned directory, full path, size, mtime_ns, ctime_ns, inode)
+File = tuple[str, str, int, int, int, int]
 
 
 @dataclass
@@ -36,8 +35,10 @@ class Scan:
     id: str
     size: int
     files: int
-    manifest: Manifest | None  # for directories
+    manifest: Manifest | None  # for directories, unless the whole listing was a cache hit
     hashed: int  # how many files had to be read
+    fresh: list[tuple[str, Stat, str]]  # per-file cache entries to remember
+    listing: DirEntry | None = None  # the directory-level cache entry to remember
 
 
 def hash_only(paths: Sequence[str]) -> list[str]:
@@ -56,14 +57,15 @@ def lstat(path: Path) -> os.stat_result:
         raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
 
 
-def walk(directory: Path) -> list[FileInfo]:
+def walk(directory: Path) -> list[File]:
     """Regular files below `directory`, sorted by relative POSIX path; links are refused.
 
     A link could point outside the workspace (or into a loop); storing its target would
     silently copy data from elsewhere, so the user must replace it with a real file.
     """
-    found: list[FileInfo] = []
+    found: list[File] = []
     pending = [("", os.fspath(directory))]
+    is_reg, is_dir = stat_mod.S_ISREG, stat_mod.S_ISDIR
     while pending:
         prefix, where = pending.pop()
         try:
@@ -73,9 +75,18 @@ def walk(directory: Path) -> list[FileInfo]:
         for entry in entries:
             st = entry.stat(follow_symlinks=False)
             mode = st.st_mode
-            if stat_mod.S_ISREG(mode):
-                found.append(FileInfo(prefix + entry.name, entry.path, Stat.of(st)))
-            elif stat_mod.S_ISDIR(mode):
+            if is_reg(mode):
+                found.append(
+                    (
+                        prefix + entry.name,
+                        entry.path,
+                        st.st_size,
+                        st.st_mtime_ns,
+                        st.st_ctime_ns,
+                        st.st_ino,
+                    )
+                )
+            elif is_dir(mode):
                 pending.append((prefix + entry.name + "/", entry.path))
             elif stat_mod.S_ISLNK(mode):
                 raise InvalidInput(
@@ -88,11 +99,11 @@ def walk(directory: Path) -> list[FileInfo]:
                     f"{entry.path} is not a regular file",
                     hint="remove sockets, pipes and devices from tracked directories",
                 )
-    found.sort(key=lambda f: f.rel)
+    found.sort()
     return found
 
 
-def files_of(path: Path) -> tuple[str, list[FileInfo]]:
+def files_of(path: Path) -> tuple[str, list[File]]:
     """('file'|'dir', its files) for a tracked path in the working tree."""
     st = lstat(path)
     if stat_mod.S_ISLNK(st.st_mode):
@@ -101,42 +112,65 @@ def files_of(path: Path) -> tuple[str, list[FileInfo]]:
             hint="track the link's target instead",
         )
     if stat_mod.S_ISREG(st.st_mode):
-        return "file", [FileInfo("", os.fspath(path), Stat.of(st))]
+        one = ("", os.fspath(path), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+        return "file", [one]
     if stat_mod.S_ISDIR(st.st_mode):
         return "dir", walk(path)
     raise InvalidInput(f"{path} is neither a file nor a directory")
 
 
+def listing_digest(files: list[File]) -> str:
+    """One hash of every path and stat in a directory: equal means nothing changed."""
+    hasher = blake3.blake3()
+    hasher.update("\n".join(f"{f[0]}\0{f[2]}\0{f[3]}\0{f[4]}\0{f[5]}" for f in files).encode())
+    return hasher.hexdigest()
+
+
 def scan(
-    path: Path, rel: str, cache: StatCache, *, hasher: Hasher = hash_only
-) -> tuple[Scan, list[tuple[str, Stat, str]]]:
-    """Scan `path` (workspace-relative `rel`); returns the scan and the cache entries to save."""
+    path: Path,
+    rel: str,
+    cache: StatCache,
+    *,
+    hasher: Hasher = hash_only,
+    need_manifest: bool = False,
+) -> Scan:
+    """Scan `path` (workspace-relative `rel`). The caller saves `fresh`/`listing` to the cache."""
     kind, files = files_of(path)
+    size = sum(f[2] for f in files)
+    digest = None
+    if kind == "dir":
+        digest = listing_digest(files)
+        known_dir = cache.directory(rel)
+        if known_dir is not None and known_dir.listing == digest and not need_manifest:
+            return Scan("dir", known_dir.id, size, len(files), None, 0, [])
     known = cache.under(rel)
-    ids: list[str | None] = []
+    ids: list[str] = []
     misses: list[int] = []
-    for i, info in enumerate(files):
-        key = f"{rel}/{info.rel}" if info.rel else rel
+    for i, f in enumerate(files):
+        key = f"{rel}/{f[0]}" if f[0] else rel
         hit = known.get(key)
-        if hit is not None and hit[0] == info.stat:
+        if hit is not None and hit[0] == Stat(f[2], f[3], f[4], f[5]):
             ids.append(hit[1])
         else:
-            ids.append(None)
+            ids.append("")
             misses.append(i)
     if misses:
-        for i, cid in zip(misses, hasher([files[i].path for i in misses]), strict=True):
+        for i, cid in zip(misses, hasher([files[i][1] for i in misses]), strict=True):
             ids[i] = cid
     fresh = [
-        (f"{rel}/{files[i].rel}" if files[i].rel else rel, files[i].stat, ids[i] or "")
+        (
+            f"{rel}/{files[i][0]}" if files[i][0] else rel,
+            Stat(files[i][2], files[i][3], files[i][4], files[i][5]),
+            ids[i],
+        )
         for i in misses
     ]
     if kind == "file":
-        only = files[0]
-        return Scan("file", ids[0] or "", only.stat.size, 1, None, len(misses)), fresh
+        return Scan("file", ids[0], size, 1, None, len(misses), fresh)
     manifest = Manifest.of(
-        ManifestEntry(info.rel, info.stat.size, cid or "")
-        for info, cid in zip(files, ids, strict=True)
+        ManifestEntry(f[0], f[2], cid) for f, cid in zip(files, ids, strict=True)
     )
     manifest_id = hash_bytes(manifest.to_bytes())
-    size = sum(f.stat.size for f in files)
-    return Scan("dir", manifest_id, size, len(files), manifest, len(misses)), fresh
+    newest = max((f[3] for f in files), default=0)
+    listing = DirEntry(rel, digest or "", manifest_id, newest)
+    return Scan("dir", manifest_id, size, len(files), manifest, len(misses), fresh, listing)

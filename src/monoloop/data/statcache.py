@@ -23,6 +23,11 @@ from pathlib import Path
 RACY_MARGIN_NS = 50_000_000
 
 _SCHEMA = """
+CREATE TABLE IF NOT EXISTS dirs (
+    path TEXT PRIMARY KEY,
+    listing TEXT NOT NULL,
+    id TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS stat (
     path TEXT PRIMARY KEY,
     size INTEGER NOT NULL,
@@ -46,6 +51,16 @@ class Stat:
         return cls(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
+@dataclass(frozen=True, slots=True)
+class DirEntry:
+    """A directory's listing digest (paths and stats of all files) and its manifest id."""
+
+    path: str
+    listing: str
+    id: str
+    newest_mtime_ns: int
+
+
 class StatCache:
     """Keys are workspace-relative POSIX paths."""
 
@@ -60,7 +75,7 @@ class StatCache:
             conn.execute("PRAGMA journal_mode=WAL")
             # A lost update only costs a re-hash: no need to sync every write.
             conn.execute("PRAGMA synchronous=OFF")
-            conn.execute(_SCHEMA)
+            conn.executescript(_SCHEMA)
             self._conn = conn
         return self._conn
 
@@ -101,6 +116,22 @@ class StatCache:
             with self._transaction(db):
                 db.executemany("INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?, ?)", safe)
         return len(safe)
+
+    def directory(self, path: str) -> DirEntry | None:
+        row = self._db().execute("SELECT listing, id FROM dirs WHERE path = ?", (path,)).fetchone()
+        return DirEntry(path, row[0], row[1], 0) if row else None
+
+    def put_directory(self, entry: DirEntry, *, clock_ns: int) -> bool:
+        """Remember a listing only when every file in it is safely older than `clock_ns`."""
+        if entry.newest_mtime_ns >= clock_ns - RACY_MARGIN_NS:
+            return False
+        db = self._db()
+        with self._transaction(db):
+            db.execute(
+                "INSERT OR REPLACE INTO dirs VALUES (?, ?, ?)",
+                (entry.path, entry.listing, entry.id),
+            )
+        return True
 
     def forget(self, prefix: str) -> None:
         db = self._db()

@@ -12,6 +12,7 @@ from typing import Any
 from monoloop.data import pointer, scan, tracked
 from monoloop.data.context import DataContext
 from monoloop.data.remote_index import RemoteIndex
+from monoloop.data.statcache import DirEntry, Stat
 from monoloop.errors import NotFound
 from monoloop.store.objects import Manifest
 
@@ -62,7 +63,8 @@ def status(
     if remote is not None or ctx.default_remote is not None or len(ctx.remotes) == 1:
         index = RemoteIndex(ctx.state_dir, ctx.remote(remote).url)
     results = []
-    fresh_all = []
+    fresh_all: list[tuple[str, Stat, str]] = []
+    listings: list[DirEntry] = []
     clock = ctx.cache.clock()
     for ptr_rel in pointers:
         rel = ptr_rel[: -len(pointer.SUFFIX)]
@@ -73,14 +75,18 @@ def status(
         if not data.exists():
             results.append(PathStatus(rel, "missing", ptr.id, None, in_store, pushed))
             continue
-        found, fresh = scan.scan(data, rel, ctx.cache)
-        fresh_all.extend(fresh)
+        found = scan.scan(data, rel, ctx.cache)
+        fresh_all.extend(found.fresh)
+        if found.listing is not None:
+            listings.append(found.listing)
         state = "unchanged" if found.id == ptr.id else "modified"
         item = PathStatus(rel, state, ptr.id, found.id, in_store, pushed, found.hashed)
         if verbose and state == "modified" and found.manifest is not None:
             item.files = _file_changes(ctx, ptr.id, found.manifest)
         results.append(item)
     ctx.cache.put(fresh_all, clock_ns=clock)
+    for listing in listings:
+        ctx.cache.put_directory(listing, clock_ns=clock)
     return results
 
 

@@ -61,11 +61,19 @@ def _add_one(ctx: DataContext, rel: str, progress: Progress | None) -> Added:
         return objects.put_files(paths, progress=progress)
 
     data = ctx.root / rel
+    ptr_path = pointer.pointer_path(data)
+    previous = _previous_id(ptr_path, rel)
     clock = ctx.cache.clock()
-    found, fresh = scan.scan(data, rel, ctx.cache, hasher=store)
+    found = scan.scan(data, rel, ctx.cache, hasher=store)
+    if (
+        found.kind == "dir"
+        and found.manifest is None
+        and (found.id != previous or not objects.exists(found.id))
+    ):
+        found = scan.scan(data, rel, ctx.cache, hasher=store, need_manifest=True)
     # Ids that came from the stat cache may name objects this store has never seen
     # (status caches ids too, and the store may have been gc'ed): store those now.
-    stored_now = {cid for _, _, cid in fresh}
+    stored_now = {cid for _, _, cid in found.fresh}
     if found.manifest is not None:
         lacking = [
             str(data / e.path)
@@ -77,10 +85,10 @@ def _add_one(ctx: DataContext, rel: str, progress: Progress | None) -> Added:
         objects.put_bytes(found.manifest.to_bytes())
     elif found.id not in stored_now and not objects.exists(found.id):
         store([str(data)])
-    ctx.cache.put(fresh, clock_ns=clock)
+    ctx.cache.put(found.fresh, clock_ns=clock)
+    if found.listing is not None:
+        ctx.cache.put_directory(found.listing, clock_ns=clock)
 
-    ptr_path = pointer.pointer_path(data)
-    previous = _previous_id(ptr_path, rel)
     new = pointer.Pointer(found.id, found.kind, found.size, found.files)
     changed = previous != found.id
     if changed or not ptr_path.exists():

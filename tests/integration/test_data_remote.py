@@ -1,0 +1,233 @@
+"""Remotes under stress: S3 on loopback, a killed push, a full disk, read-only and dead remotes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import resource
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+import monoloop.data as data
+from monoloop.data.transfer import TransferError
+from monoloop.errors import ConnectionFailed, CorruptObject, MonoloopError
+from monoloop.store.local import LocalStore
+from monoloop.workspace import Workspace
+
+CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+BIN = Path(sys.executable).parent / "monoloop"
+
+
+def git(root: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+
+
+def set_remote(root: Path, spec: object) -> None:
+    path = root / "monoloop.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["remotes"] = {"origin": spec}
+    config["default_remote"] = "origin"
+    path.write_text(yaml.safe_dump(config))
+
+
+def fill(root: Path, files: int = 60, big_mib: int = 0) -> Path:
+    d = root / "data" / "set"
+    for i in range(files):
+        sub = d / f"s{i % 4}"
+        sub.mkdir(parents=True, exist_ok=True)
+        (sub / f"{i}.bin").write_bytes(os.urandom(2048 + i))
+    if big_mib:
+        (d / "big.bin").write_bytes(os.urandom(big_mib << 20))
+    return d
+
+
+def clone_of(ws: Workspace, tmp_path: Path, name: str = "clone") -> Path:
+    from monoloop.workspace import init_workspace
+
+    git(ws.root, "add", "-A")
+    git(ws.root, "commit", "-q", "--allow-empty", "-m", "data")
+    target = tmp_path / name
+    git(tmp_path, "clone", "-q", str(ws.root), str(target))
+    init_workspace(target)
+    return target
+
+
+def same_tree(a: Path, b: Path) -> bool:
+    files_a = {p.relative_to(a): p.read_bytes() for p in a.rglob("*") if p.is_file()}
+    files_b = {p.relative_to(b): p.read_bytes() for p in b.rglob("*") if p.is_file()}
+    return files_a == files_b
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def test_push_pull_through_s3(
+    ws: Workspace, tmp_path: Path, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    bucket = f"monoloop-{uuid.uuid4().hex[:12]}"
+    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", **CREDENTIALS)
+    client.create_bucket(Bucket=bucket)
+    options = {
+        "key": "testing",
+        "secret": "testing",
+        "client_kwargs": {"endpoint_url": s3_endpoint, "region_name": "us-east-1"},
+    }
+    set_remote(ws.root, {"url": f"s3://{bucket}/store", "options": options})
+    tree = fill(ws.root, 40)
+    data.add(tree, workspace=ws.root)
+    pushed = data.push(workspace=ws.root)
+    assert pushed.transferred == 41
+    keys = client.list_objects_v2(Bucket=bucket, Prefix="store/")["KeyCount"]
+    assert keys == 41
+    assert data.push(workspace=ws.root).transferred == 0
+
+    clone = clone_of(ws, tmp_path)
+    pulled = data.pull(workspace=clone)
+    assert pulled.transferred == 41 and not pulled.missing
+    assert same_tree(tree, clone / "data" / "set")
+
+    # A damaged object on the remote is refused, and nothing of it lands locally.
+    victim = next(iter(LocalStore(ws.root / ".monoloop" / "objects").iter()))
+    other = clone_of(ws, tmp_path, "other")
+    hexid = victim.removeprefix("b3:")
+    client.put_object(Bucket=bucket, Key=f"store/{hexid[:2]}/{hexid[2:]}", Body=b"evil")
+    with pytest.raises(CorruptObject):
+        data.pull(workspace=other)
+    local = LocalStore(other / ".monoloop" / "objects")
+    assert not local.exists(victim)
+    assert local.fsck().ok
+
+
+def test_unreachable_remote_is_a_clear_error(ws: Workspace) -> None:
+    options = {
+        "key": "testing",
+        "secret": "testing",
+        "client_kwargs": {"endpoint_url": "http://127.0.0.1:9", "region_name": "us-east-1"},
+        "config_kwargs": {"connect_timeout": 1, "retries": {"max_attempts": 1}},
+    }
+    set_remote(ws.root, {"url": "s3://nobucket/x", "options": options})
+    data.add(fill(ws.root, 3), workspace=ws.root)
+    start = time.monotonic()
+    with pytest.raises((ConnectionFailed, TransferError)) as info:
+        data.push(workspace=ws.root)
+    assert time.monotonic() - start < 60
+    assert "nobucket" in info.value.message or "127.0.0.1" in info.value.message
+    assert info.value.hint
+
+
+def test_read_only_remote_is_refused_cleanly(ws: Workspace, tmp_path: Path) -> None:
+    remote = tmp_path / "ro-remote"
+    LocalStore(remote).prepare()
+    set_remote(ws.root, f"file://{remote}")
+    data.add(fill(ws.root, 5), workspace=ws.root)
+    dirs = [remote, *[p for p in remote.rglob("*") if p.is_dir()]]
+    lock = ["chattr", "+i"] if os.geteuid() == 0 else ["chmod", "a-w"]
+    unlock = ["chattr", "-i"] if os.geteuid() == 0 else ["chmod", "u+w"]
+    subprocess.run([*lock, *map(str, dirs)], check=True)
+    try:
+        with pytest.raises(TransferError) as info:
+            data.push(workspace=ws.root)
+        assert "not writable" in info.value.message and "origin" in info.value.message
+    finally:
+        subprocess.run([*unlock, *map(str, dirs)], check=True)
+    assert list(LocalStore(remote).iter()) == []
+    assert data.push(workspace=ws.root).transferred == 6
+
+
+def _limit_file_size() -> None:
+    # A file-size limit makes writes fail the way a full disk does (EFBIG instead of ENOSPC).
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def test_disk_filling_during_pull_leaves_nothing_partial(ws: Workspace, tmp_path: Path) -> None:
+    remote = tmp_path / "remote"
+    set_remote(ws.root, f"file://{remote}")
+    tree = fill(ws.root, 20, big_mib=3)
+    data.add(tree, workspace=ws.root)
+    data.push(workspace=ws.root)
+    clone = clone_of(ws, tmp_path)
+    proc = subprocess.run(
+        [str(BIN), "-C", str(clone), "data", "pull"],
+        capture_output=True,
+        text=True,
+        preexec_fn=_limit_file_size,
+        env={**os.environ},
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "no space left" in proc.stderr and "hint:" in proc.stderr
+    local = LocalStore(clone / ".monoloop" / "objects")
+    report = local.fsck()
+    assert report.ok and not report.removed_temp, "no partial or temp object may be left"
+    assert not (clone / "data" / "set").exists(), "nothing was checked out"
+    # With room again, the same command finishes the job.
+    data.pull(workspace=clone)
+    assert same_tree(tree, clone / "data" / "set")
+
+
+def test_killed_push_resumes_and_never_shows_partial_objects(ws: Workspace, tmp_path: Path) -> None:
+    remote = tmp_path / "remote"
+    set_remote(ws.root, f"file://{remote}")
+    tree = fill(ws.root, 400, big_mib=24)
+    data.add(tree, workspace=ws.root)
+    rng = random.Random(7)
+    for _ in range(5):
+        proc = subprocess.Popen(
+            [str(BIN), "-C", str(ws.root), "-q", "data", "push"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(rng.uniform(0.3, 1.2))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        store = LocalStore(remote)
+        visible = list(store.iter())
+        report = store.fsck()
+        assert report.ok, f"corrupt objects after a kill: {report.corrupt}"
+        assert report.checked == len(visible)
+    finished = data.push(workspace=ws.root)
+    assert len(list(LocalStore(remote).iter())) == 402
+    assert finished.transferred + finished.already_there == 402
+    clone = clone_of(ws, tmp_path)
+    data.pull(workspace=clone)
+    assert same_tree(tree, clone / "data" / "set")
+
+
+def test_push_of_data_missing_locally_reports_it(ws: Workspace, tmp_path: Path) -> None:
+    set_remote(ws.root, f"file://{tmp_path / 'remote'}")
+    csv = ws.root / "x.csv"
+    csv.write_text("1\n")
+    [added] = data.add(csv, workspace=ws.root)
+    LocalStore(ws.root / ".monoloop" / "objects").remove(added.id)
+    result = data.push(workspace=ws.root)
+    assert result.missing == [added.id] and result.transferred == 0
+
+
+def test_unknown_remote_name(ws: Workspace) -> None:
+    with pytest.raises(MonoloopError, match="no data remotes"):
+        data.push(workspace=ws.root)
+    set_remote(ws.root, "file:///tmp/x")
+    with pytest.raises(MonoloopError, match="unknown remote 'nope'"):
+        data.push(remote="nope", workspace=ws.root)
