@@ -8,7 +8,8 @@
         head = f.read(100)
 
 Every function takes `workspace=` (a directory inside the workspace; default: the
-current directory). Heavy modules load on first call, so importing this is cheap.
+current directory); relative paths are taken from it. Heavy modules load on first
+call, so importing this is cheap.
 """
 
 from __future__ import annotations
@@ -53,12 +54,20 @@ def _context(workspace: PathLike | None) -> Iterator[DataContext]:
         ctx.close()
 
 
-def _rels(root: Path, paths: Sequence[PathLike]) -> list[str] | None:
+def _path(path: PathLike, workspace: PathLike | None) -> Path:
+    """Relative paths are taken from `workspace` when one is given, else from the cwd."""
+    given = Path(path)
+    if given.is_absolute():
+        return given
+    return Path(workspace or Path.cwd()).absolute() / given
+
+
+def _rels(root: Path, paths: Sequence[PathLike], workspace: PathLike | None) -> list[str] | None:
     from monoloop.data import pointer, tracked
 
     if not paths:
         return None
-    return [tracked.relative(root, Path(p)).removesuffix(pointer.SUFFIX) for p in paths]
+    return [tracked.relative(root, _path(p, workspace)).removesuffix(pointer.SUFFIX) for p in paths]
 
 
 def add(*paths: PathLike, workspace: PathLike | None = None) -> list[Added]:
@@ -66,7 +75,7 @@ def add(*paths: PathLike, workspace: PathLike | None = None) -> list[Added]:
     from monoloop.data.track import add as add_paths
 
     with _workspace(workspace) as ws:
-        return add_paths(ws, [Path(p) for p in paths])
+        return add_paths(ws, [_path(p, workspace) for p in paths])
 
 
 def status(
@@ -76,7 +85,7 @@ def status(
     from monoloop.data.state import status as data_status
 
     with _context(workspace) as ctx:
-        return data_status(ctx, _rels(ctx.root, paths), verbose=verbose)
+        return data_status(ctx, _rels(ctx.root, paths, workspace), verbose=verbose)
 
 
 def diff(
@@ -96,7 +105,7 @@ def push(
     from monoloop.data import service
 
     with _workspace(workspace) as ws:
-        return service.push(ws, _rels(ws.root, paths), remote=remote)
+        return service.push(ws, _rels(ws.root, paths, workspace), remote=remote)
 
 
 def pull(
@@ -111,7 +120,7 @@ def pull(
 
     with _workspace(workspace) as ws:
         result, _ = service.pull(
-            ws, _rels(ws.root, paths), remote=remote, checkout=checkout, force=force
+            ws, _rels(ws.root, paths, workspace), remote=remote, checkout=checkout, force=force
         )
         return result
 
@@ -127,7 +136,9 @@ def checkout(
     from monoloop.data import service
 
     with _workspace(workspace) as ws:
-        return service.checkout(ws, _rels(ws.root, paths), rev=rev, force=force, link=link)
+        return service.checkout(
+            ws, _rels(ws.root, paths, workspace), rev=rev, force=force, link=link
+        )
 
 
 def gc(
@@ -145,4 +156,4 @@ def open(path: PathLike, *, rev: str | None = None, workspace: PathLike | None =
     from monoloop.data.reader import open_tracked
 
     with _context(workspace) as ctx:
-        return open_tracked(ctx, Path(path), rev=rev)
+        return open_tracked(ctx, _path(path, workspace), rev=rev)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import filecmp
+import os
 import shutil
 import sqlite3
 import tempfile
@@ -21,10 +22,9 @@ from sqlalchemy import text
 
 from monoloop import gitutil
 from monoloop.audit import anchors, service
-from monoloop.config import ENV_ACTOR
+from monoloop.config import ENV_ACTOR, ENV_DB_URL, ENV_STORE_URL
 from monoloop.demo.data import write_customers, write_events
 from monoloop.errors import MonoloopError, UserError
-from monoloop.store import service as objects
 from monoloop.store.db import Database
 from monoloop.workspace import Workspace, init_workspace, open_workspace
 
@@ -104,11 +104,22 @@ def run_demo(directory: Path | None = None, *, keep: bool = False, on_step: OnSt
         directory = Path(tempfile.mkdtemp(prefix="monoloop-demo-"))
     report = DemoReport(directory, keep)
     try:
-        _steps(_Runner(report, on_step), directory / "churn")
+        with _embedded_defaults():
+            _steps(_Runner(report, on_step), directory / "churn")
     finally:
         if not keep:
             shutil.rmtree(directory, ignore_errors=True)
     return report
+
+
+@contextlib.contextmanager
+def _embedded_defaults() -> Iterator[None]:
+    """The demo runs on its own SQLite DB and local store, whatever the environment says."""
+    saved = {k: os.environ.pop(k) for k in (ENV_DB_URL, ENV_STORE_URL) if k in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
 
 
 def _steps(run: _Runner, repo: Path) -> None:
@@ -133,27 +144,52 @@ def _steps(run: _Runner, repo: Path) -> None:
 
 
 def _data_steps(run: _Runner, ws: Workspace, repo: Path) -> None:
+    import monoloop.data as data
+
     with run.step("generate churn data (fixed seed)") as say:
         write_customers(repo / "data" / "customers.csv")
         write_events(repo / "data" / "events")
         size = (repo / "data" / "customers.csv").stat().st_size
         say.append(f"data/customers.csv ({size:,} bytes), data/events/ (5 files)")
 
-    with run.step("store data in the object store") as say:
-        stored = objects.put_paths(ws, [repo / "data" / "customers.csv", repo / "data" / "events"])
-        again = objects.put_paths(ws, [repo / "data" / "customers.csv"])
-        run.check(again[0].id == stored[0].id, "storing the same bytes twice gave two ids")
-        run.report.summary["objects"] = {s.path: s.id for s in stored}
-        say.extend(f"{s.path} -> {s.id[:19]}…" for s in stored)
+    with run.step("monoloop data add: version the data beside the code") as say:
+        added = data.add("data/customers.csv", "data/events", workspace=repo)
+        run.check(all(a.changed for a in added), "data add did not track the data")
+        gitutil.git(["add", "-A"], repo)
+        gitutil.git(["commit", "-q", "-m", "Track churn data with monoloop"], repo)
+        run.report.summary["data"] = {a.path: f"{a.id[:19]}… ({a.files} files)" for a in added}
+        say.append(", ".join(f"{a.pointer}" for a in added) + " committed to Git")
 
-    with run.step("restore and verify every byte") as say:
-        tree = next(s for s in stored if s.kind == "tree")
-        restored = objects.get_to_path(ws, tree.id, repo / "restored" / "events")
-        same = filecmp.dircmp(restored, repo / "data" / "events")
-        run.check(not (same.diff_files or same.left_only or same.right_only), "restore differs")
-        report = ws.objects.fsck()
-        run.check(not report.corrupt, f"fsck found corrupt objects: {report.corrupt}")
-        say.append(f"restored data/events identical; fsck verified {report.checked} objects")
+    with run.step("monoloop data status") as say:
+        found = {s.path: s.state for s in data.status(workspace=repo)}
+        run.check(set(found.values()) == {"unchanged"}, f"unexpected status: {found}")
+        say.append(", ".join(f"{p}: {s}" for p, s in found.items()))
+
+    remote = repo.parent / "remote-store"
+    with run.step("monoloop data push to a remote") as say:
+        config = repo / "monoloop.yaml"
+        config.write_text(
+            config.read_text()
+            .replace("remotes: {}", f"remotes:\n  origin: file://{remote}")
+            .replace("default_remote: null", "default_remote: origin")
+        )
+        gitutil.git(["commit", "-q", "-am", "Add the data remote"], repo)
+        pushed = data.push(workspace=repo)
+        run.check(pushed.transferred > 0 and not pushed.missing, "push transferred nothing")
+        say.append(f"{pushed.transferred} objects to {remote}")
+
+    with run.step("fresh clone + monoloop data pull: byte-identical") as say:
+        clone = repo.parent / "clone"
+        gitutil.git(["clone", "-q", str(repo), str(clone)], repo.parent)
+        init_workspace(clone, env=DEMO_ENV)
+        pulled = data.pull(workspace=clone)
+        same = filecmp.dircmp(clone / "data" / "events", repo / "data" / "events")
+        run.check(not (same.diff_files or same.left_only or same.right_only), "pull differs")
+        run.check(
+            filecmp.cmp(clone / "data" / "customers.csv", repo / "data" / "customers.csv", False),
+            "customers.csv differs after pull",
+        )
+        say.append(f"{pulled.transferred} objects fetched and verified, data checked out")
 
 
 def _audit_steps(run: _Runner, ws: Workspace) -> None:
