@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from monoloop.errors import ConfigError
 from monoloop.root import CONFIG_FILE
+from monoloop.validation.contract import Contract
 
 ENV_DB_URL = "MONOLOOP_DB_URL"
 ENV_STORE_URL = "MONOLOOP_STORE_URL"
@@ -77,6 +78,9 @@ class Config(_Strict):
     )
     default_remote: str | None = Field(
         default=None, description="The remote push and pull use when none is named"
+    )
+    contracts: dict[str, Contract] = Field(
+        default_factory=dict, description="Inline data contracts by name (docs/validation.md)"
     )
 
     @model_validator(mode="after")
@@ -160,6 +164,12 @@ def parse_config(text: str, *, source: str = CONFIG_FILE) -> Config:
         raise ConfigError(
             f"{source}{where}: not valid YAML: {problem}",
             hint="fix the YAML syntax (indentation, colons, quotes) at that position",
+        ) from None
+    except ValueError as exc:
+        # PyYAML builds dates itself and lets an impossible one (2020-13-45) escape.
+        raise ConfigError(
+            f"{source}: not valid YAML: {exc}",
+            hint="quote values that look like dates but are not, e.g. '2020-13-45'",
         ) from None
     if data is None:
         data = {}

@@ -10,9 +10,15 @@
     │   │   └── ObjectNotFound
     │   ├── Conflict               the state changed under us / already exists (HTTP 409)
     │   └── ConnectionFailed       a database or store URL cannot be reached  (HTTP 503)
-    └── IntegrityError             exit 1: stored bytes or records do not match their hashes
-        ├── CorruptObject          an object's bytes do not match its id
-        └── LedgerBroken           the audit chain does not verify
+    ├── IntegrityError             exit 1: stored bytes or records do not match their hashes
+    │   ├── CorruptObject          an object's bytes do not match its id
+    │   └── LedgerBroken           the audit chain does not verify
+    └── (exit 1, HTTP 422) ValidationFailed   data broke an error-severity contract rule
+
+Capabilities add leaves next to their code, each under one of these branches:
+data.pointer.PointerError (UserError), data.transfer.TransferError (UserError),
+validation: ContractError (UserError, HTTP 422), DataReadError (InvalidInput),
+PiiKeyMissing (ConfigError), ValidationFailed (MonoloopError, exit 1).
 
 The CLI and the HTTP server translate these in exactly one place each; nothing
 else catches them. Anything that is not a MonoloopError is a bug (exit 1, HTTP 500).

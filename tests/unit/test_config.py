@@ -85,3 +85,8 @@ def test_parser_never_raises_anything_but_config_error(text: str) -> None:
         parse_config(text)
     except ConfigError as error:
         assert error.message
+
+
+def test_impossible_date_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        parse_config("version: 1\nproject: p\ndb:\n  url: 2020-13-45\n")

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from monoloop import __version__
-from monoloop.cli import audit, config, data, demo, init, store
+from monoloop.cli import audit, config, data, demo, init, store, validate
 from monoloop.cli.context import CliContext
 from monoloop.cli.output import Output
 from monoloop.errors import MonoloopError
@@ -53,6 +53,7 @@ app.command("init")(init.init)
 app.add_typer(config.app, name="config")
 app.add_typer(data.app, name="data")
 app.add_typer(store.app, name="store")
+app.add_typer(validate.app, name="validate")
 app.add_typer(audit.app, name="audit")
 app.command("demo")(demo.demo)
 

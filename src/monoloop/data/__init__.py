@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from monoloop.data.track import Added
     from monoloop.workspace import Workspace
 
-__all__ = ["add", "checkout", "diff", "gc", "open", "pull", "push", "status"]
+__all__ = ["add", "checkout", "diff", "gc", "open", "open_at", "pull", "push", "status"]
 
 PathLike = str | Path
 
@@ -157,3 +157,15 @@ def open(path: PathLike, *, rev: str | None = None, workspace: PathLike | None =
 
     with _context(workspace) as ctx:
         return open_tracked(ctx, _path(path, workspace), rev=rev)
+
+
+def open_at(ws: Workspace, path: Path, rev: str | None) -> BinaryIO:
+    """`open` for callers that hold a Workspace (validation reads tracked data at a rev)."""
+    from monoloop.data.context import DataContext
+    from monoloop.data.reader import open_tracked
+
+    ctx = DataContext.of(ws)
+    try:
+        return open_tracked(ctx, path, rev=rev)
+    finally:
+        ctx.close()
