@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from monoloop.store.local import SMALL_FILE, LocalStore
+from monoloop.store.fsio import SMALL_FILE
+from monoloop.store.local import LocalStore
 
 RUNS = 100
 

@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from monoloop.canonical import canonical_json
 from monoloop.errors import ConfigError, CorruptObject, InvalidInput, PathOutsideRoot
 from monoloop.hashing import hash_bytes
-from monoloop.store.local import SMALL_FILE, LocalStore
+from monoloop.store.fsio import SMALL_FILE
+from monoloop.store.local import LocalStore
 from monoloop.store.objects import Manifest, ObjectStore, open_store
 from monoloop.store.remote import FsspecStore
 

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from monoloop.errors import ConnectionFailed, CorruptObject
 from monoloop.hashing import hash_bytes
-from monoloop.store.local import SMALL_FILE
+from monoloop.store.fsio import SMALL_FILE
 from monoloop.store.objects import open_store
 from monoloop.store.remote import FsspecStore
 

@@ -32,7 +32,7 @@ from monoloop.errors import (
     ObjectNotFound,
 )
 from monoloop.hashing import ID_PREFIX, hash_bytes, id_from_digest, id_hex, is_id
-from monoloop.store.local import (
+from monoloop.store.fsio import (
     COPY_CHUNK,
     FOREIGN_TMP_MAX_AGE,
     SMALL_FILE,
