@@ -103,13 +103,20 @@ def verify(
 
 
 @app.command("fsck")
-def fsck(ctx: typer.Context, json: Annotated[bool, JSON_OPTION] = False) -> None:
+def fsck(
+    ctx: typer.Context,
+    quarantine: Annotated[
+        bool,
+        typer.Option("--quarantine", help="Move corrupt objects aside (to quarantine/)."),
+    ] = False,
+    json: Annotated[bool, JSON_OPTION] = False,
+) -> None:
     """Verify every object and remove temp files left by interrupted writes."""
     c = cli(ctx, json=json)
     with c.workspace() as ws:
         total = sum(1 for _ in ws.objects.iter())
         with c.output.progress(total, "verifying") as advance:
-            report = ws.objects.fsck(progress=advance)
+            report = ws.objects.fsck(progress=advance, quarantine=quarantine)
     data = report.to_dict()
 
     def render(console: Console) -> None:

@@ -6,6 +6,7 @@ that is behind takes the migration lock and runs the migrations.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,9 +19,21 @@ if TYPE_CHECKING:
 
     from monoloop.store.db import Database
 
-# The newest revision in store/migrations/versions; a test checks they agree.
-SCHEMA_HEAD = "0001"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def _newest_revision() -> str:
+    """Revisions are numbered files (`0002_tracking_runs.py` is revision "0002"), so the
+    newest is known without importing Alembic; a test checks Alembic agrees."""
+    numbers = [
+        name.split("_", 1)[0]
+        for name in os.listdir(MIGRATIONS_DIR / "versions")
+        if name.endswith(".py") and name[:4].isdigit()
+    ]
+    return max(numbers)
+
+
+SCHEMA_HEAD = _newest_revision()
 
 
 def current_revision(conn: Connection) -> str | None:

@@ -7,6 +7,7 @@ them so that tools comparing the schema (migrations, tests) see every one.
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 from sqlalchemy import MetaData
 
@@ -20,10 +21,13 @@ metadata = MetaData(
     }
 )
 
-TABLE_MODULES = ("monoloop.audit.tables",)
+def table_modules() -> list[str]:
+    """Every capability's `tables` module (`monoloop/<capability>/tables.py`)."""
+    package = Path(__file__).resolve().parent.parent
+    return sorted(f"monoloop.{p.parent.name}.tables" for p in package.glob("*/tables.py"))
 
 
 def all_tables() -> MetaData:
-    for module in TABLE_MODULES:
+    for module in table_modules():
         importlib.import_module(module)
     return metadata
