@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from monoloop.errors import ConfigError
 from monoloop.root import CONFIG_FILE
 from monoloop.validation.contract import Contract
+from monoloop.yamlkeys import key_lines
 
 ENV_DB_URL = "MONOLOOP_DB_URL"
 ENV_STORE_URL = "MONOLOOP_STORE_URL"
@@ -181,7 +182,7 @@ def parse_config(text: str, *, source: str = CONFIG_FILE) -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        lines = _key_lines(text)
+        lines = key_lines(text)
         raise ConfigError(
             _describe(exc, source, lines),
             hint="see docs/configuration.md for every key and its type",
@@ -225,25 +226,6 @@ def _allowed_keys(loc: tuple[str, ...]) -> list[str]:
             return []
         model = annotation
     return list(model.model_fields)
-
-
-def _key_lines(text: str) -> dict[tuple[str, ...], int]:
-    """Map each key path to its 1-based line, so errors can point into the file."""
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError:
-        return {}
-    found: dict[tuple[str, ...], int] = {}
-
-    def walk(node: yaml.Node | None, prefix: tuple[str, ...]) -> None:
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                path = (*prefix, str(key.value))
-                found[path] = key.start_mark.line + 1
-                walk(value, path)
-
-    walk(root, ())
-    return found
 
 
 def _kind(value: object) -> str:

@@ -10,27 +10,26 @@ import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
+from monoloop.data import localdb
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS remote_has (
     remote TEXT NOT NULL,
     id TEXT NOT NULL,
     PRIMARY KEY (remote, id)
-) WITHOUT ROWID
+) WITHOUT ROWID;
 """
 
 
 class RemoteIndex:
     def __init__(self, state_dir: Path, remote_url: str) -> None:
-        self._path = state_dir / "statcache.db"
+        self._state_dir = state_dir
         self._remote = remote_url
         self._conn: sqlite3.Connection | None = None
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
-            conn = sqlite3.connect(self._path, timeout=30, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(_SCHEMA)
-            self._conn = conn
+            self._conn = localdb.connect(self._state_dir, _SCHEMA)
         return self._conn
 
     def has(self, content_id: str) -> bool:
@@ -59,15 +58,10 @@ class RemoteIndex:
 
     def record(self, ids: Iterable[str]) -> None:
         db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with localdb.transaction(db):
             db.executemany(
                 "INSERT OR IGNORE INTO remote_has VALUES (?, ?)", ((self._remote, i) for i in ids)
             )
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
 
     def close(self) -> None:
         if self._conn is not None:

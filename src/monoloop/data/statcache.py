@@ -12,12 +12,13 @@ re-hashed next time and remembered then.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from monoloop.data import localdb
 
 # Larger than any file system's timestamp tick (ext4 and xfs tick at 1-10 ms).
 RACY_MARGIN_NS = 50_000_000
@@ -70,13 +71,7 @@ class StatCache:
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
-            self._dir.mkdir(exist_ok=True)
-            conn = sqlite3.connect(self._dir / "statcache.db", timeout=30, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            # A lost update only costs a re-hash: no need to sync every write.
-            conn.execute("PRAGMA synchronous=OFF")
-            conn.executescript(_SCHEMA)
-            self._conn = conn
+            self._conn = localdb.connect(self._dir, _SCHEMA)
         return self._conn
 
     def clock(self) -> int:
@@ -113,7 +108,7 @@ class StatCache:
         ]
         if safe:
             db = self._db()
-            with self._transaction(db):
+            with localdb.transaction(db):
                 db.executemany("INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?, ?)", safe)
         return len(safe)
 
@@ -126,7 +121,7 @@ class StatCache:
         if entry.newest_mtime_ns >= clock_ns - RACY_MARGIN_NS:
             return False
         db = self._db()
-        with self._transaction(db):
+        with localdb.transaction(db):
             db.execute(
                 "INSERT OR REPLACE INTO dirs VALUES (?, ?, ?)",
                 (entry.path, entry.listing, entry.id),
@@ -135,22 +130,11 @@ class StatCache:
 
     def forget(self, prefix: str) -> None:
         db = self._db()
-        with self._transaction(db):
+        with localdb.transaction(db):
             db.execute(
                 "DELETE FROM stat WHERE path = ? OR (path >= ? AND path < ?)",
                 (prefix, prefix + "/", prefix + "0"),
             )
-
-    @staticmethod
-    @contextlib.contextmanager
-    def _transaction(db: sqlite3.Connection) -> Iterator[None]:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
 
     def close(self) -> None:
         if self._conn is not None:

@@ -21,6 +21,7 @@ from monoloop.validation.contract import (
     kind_of,
     rule_conflicts,
 )
+from monoloop.yamlkeys import key_lines
 
 
 def load_contract_file(path: Path, *, label: str | None = None) -> Contract:
@@ -77,7 +78,7 @@ def parse_contract(text: str, *, source: str = "contract") -> Contract:
 def contract_from_mapping(
     data: Mapping[str, Any], *, source: str = "contract", text: str | None = None
 ) -> Contract:
-    lines = _key_lines(text) if text else {}
+    lines = key_lines(text) if text else {}
     try:
         contract = Contract.model_validate(data)
     except ValidationError as exc:
@@ -170,33 +171,9 @@ def _model_in(annotation: object) -> type[BaseModel] | None:
     return _model_in(metadata) if metadata is not None and metadata is not annotation else None
 
 
-def _key_lines(text: str) -> dict[tuple[str, ...], int]:
-    """Each key path (list items by index) to its 1-based line, so errors point into the file."""
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError:
-        return {}
-    found: dict[tuple[str, ...], int] = {}
-
-    def walk(node: yaml.Node | None, prefix: tuple[str, ...]) -> None:
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                path = (*prefix, str(key.value))
-                found[path] = key.start_mark.line + 1
-                walk(value, path)
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                path = (*prefix, str(i))
-                found[path] = item.start_mark.line + 1
-                walk(item, path)
-
-    walk(root, ())
-    return found
-
-
 def key_line(text: str, path: str) -> int | None:
     """The line of a dotted key path in a contract's YAML text, for errors found later."""
-    return _key_lines(text).get(tuple(path.split(".")))
+    return key_lines(text).get(tuple(path.split(".")))
 
 
 def _show(value: object) -> str:
