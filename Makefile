@@ -32,6 +32,9 @@ fmt: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/objects.py
 	$(BIN)/python bench/validate.py
+	$(BIN)/python bench/data.py
+	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/tracking.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -2,30 +2,62 @@
 
     import monoloop
 
-    monoloop.data.add("data/raw.csv")                      # version data beside the code
-    report = monoloop.validation.check(None, "data/raw.csv", "contracts/raw.yaml")
+    with monoloop.start_run(name="baseline") as run:      # tracked experiment
+        run.log_params({"lr": 0.1})
+        run.log_metric("acc", 0.93)
+    monoloop.data.add("data/raw.csv")                       # version data beside the code
 
-Importing `monoloop` is cheap: capabilities load on first use.
+Importing `monoloop` is cheap: the SDK and capabilities load on first use.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-# Subpackages reachable as attributes, loaded on first access.
-_LAZY_MODULES = {"data", "validation", "errors"}
+if TYPE_CHECKING:
+    from monoloop import data, errors, validation
+    from monoloop.tracking.sdk import (
+        RunHandle,
+        active_run,
+        flush,
+        log_metric,
+        log_metrics,
+        log_param,
+        log_params,
+        set_tags,
+        start_run,
+    )
 
-__all__ = ["__version__", "data", "errors", "validation"]
+__all__ = [
+    "RunHandle",
+    "__version__",
+    "active_run",
+    "data",
+    "errors",
+    "flush",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "set_tags",
+    "start_run",
+    "validation",
+]
+
+_MODULES = frozenset({"data", "errors", "validation"})
+_SDK = frozenset(__all__) - _MODULES - {"__version__"}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY_MODULES:
-        module = importlib.import_module(f"monoloop.{name}")
-        globals()[name] = module
-        return module
+    if name in _SDK:
+        from monoloop.tracking import sdk
+
+        return getattr(sdk, name)
+    if name in _MODULES:
+        return importlib.import_module(f"monoloop.{name}")
     raise AttributeError(f"module 'monoloop' has no attribute {name!r}")
 
 

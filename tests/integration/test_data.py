@@ -304,3 +304,18 @@ def test_garbage_pointer_is_a_clear_error(ws: Workspace) -> None:
     (ws.root / "d.csv.loop").write_text("{{{ not yaml")
     with pytest.raises(pointer.PointerError, match="not valid YAML"):
         data.status(workspace=ws.root)
+
+
+def test_gc_keeps_what_runs_refer_to(ws: Workspace) -> None:
+    from monoloop.data import service
+    from monoloop.tracking import service as tracking
+
+    model = ws.root / "model.bin"
+    model.write_bytes(b"weights")
+    run_id = tracking.create_run(ws, name="keep-me")
+    artifact = tracking.log_artifact(ws, run_id, model)
+    tracking.finish_run(ws, run_id)
+    stray = ws.objects.put_bytes(b"nobody")
+    done = service.gc(ws, grace_seconds=0)
+    assert done.removed == [stray]
+    assert ws.objects.exists(artifact)

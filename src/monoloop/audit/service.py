@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -24,37 +24,54 @@ _MAX_SUBJECT = 500
 def append_event(
     conn: Connection, *, actor: str, kind: str, subject: str, payload: dict[str, Any]
 ) -> Event:
-    """Append one event inside the caller's write transaction.
+    """Append one event inside the caller's write transaction."""
+    return append_events(conn, actor=actor, items=[(kind, subject, payload)])[0]
 
-    The head row is locked first, so concurrent appenders queue up and each one
-    links to the event committed before it: the chain never forks.
+
+def append_events(
+    conn: Connection, *, actor: str, items: Sequence[tuple[str, str, dict[str, Any]]]
+) -> list[Event]:
+    """Append events (kind, subject, payload), in order, inside the caller's transaction.
+
+    The head row is locked first, so concurrent appenders queue up and each one links
+    to the event committed before it: the chain never forks.
     """
-    if not kind or len(kind) > _MAX_KIND:
-        raise InvalidInput(f"event kind must be 1-{_MAX_KIND} characters, got {kind!r}")
-    if len(subject) > _MAX_SUBJECT:
-        raise InvalidInput(f"event subject is longer than {_MAX_SUBJECT} characters")
+    if not items:
+        return []
+    for kind, subject, _ in items:
+        if not kind or len(kind) > _MAX_KIND:
+            raise InvalidInput(f"event kind must be 1-{_MAX_KIND} characters, got {kind!r}")
+        if len(subject) > _MAX_SUBJECT:
+            raise InvalidInput(f"event subject is longer than {_MAX_SUBJECT} characters")
     head = conn.execute(
         select(ledger_head.c.seq, ledger_head.c.hash).where(ledger_head.c.id == 1).with_for_update()
     ).one()
-    event = next_event(
-        head.seq, head.hash, time=now(), actor=actor, kind=kind, subject=subject, payload=payload
-    )
-    conn.execute(
-        events.insert().values(
-            seq=event.seq,
-            time=event.time,
-            actor=event.actor,
-            kind=event.kind,
-            subject=event.subject,
-            payload=canonical_json(event.payload).decode("utf-8"),
-            prev_hash=event.prev_hash,
-            hash=event.hash,
+    seq, prev, time = head.seq, head.hash, now()
+    chained: list[Event] = []
+    for kind, subject, payload in items:
+        event = next_event(
+            seq, prev, time=time, actor=actor, kind=kind, subject=subject, payload=payload
         )
-    )
+        chained.append(event)
+        seq, prev = event.seq, event.hash
     conn.execute(
-        update(ledger_head).where(ledger_head.c.id == 1).values(seq=event.seq, hash=event.hash)
+        events.insert(),
+        [
+            {
+                "seq": e.seq,
+                "time": e.time,
+                "actor": e.actor,
+                "kind": e.kind,
+                "subject": e.subject,
+                "payload": canonical_json(e.payload).decode("utf-8"),
+                "prev_hash": e.prev_hash,
+                "hash": e.hash,
+            }
+            for e in chained
+        ],
     )
-    return event
+    conn.execute(update(ledger_head).where(ledger_head.c.id == 1).values(seq=seq, hash=prev))
+    return chained
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from monoloop import __version__
-from monoloop.cli import audit, config, data, demo, init, store, validate
+from monoloop.cli import audit, config, data, demo, init, runs, store, validate
+from monoloop.cli import run as run_cmd
 from monoloop.cli.context import CliContext
 from monoloop.cli.output import Output
 from monoloop.errors import MonoloopError
@@ -55,6 +56,8 @@ app.add_typer(data.app, name="data")
 app.add_typer(store.app, name="store")
 app.add_typer(validate.app, name="validate")
 app.add_typer(audit.app, name="audit")
+app.add_typer(runs.app, name="runs")
+app.command("run")(run_cmd.run)
 app.command("demo")(demo.demo)
 
 

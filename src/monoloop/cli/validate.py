@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from typer.core import TyperGroup
 
 from monoloop.cli.context import JSON_OPTION, CliContext, cli
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     # typer vendors click; this is the context type its groups are declared with.
     from typer._click import Context as ClickContext
 

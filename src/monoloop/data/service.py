@@ -79,9 +79,17 @@ def gc(
     dry_run: bool = False,
     grace_seconds: int = gc_mod.GRACE_SECONDS,
 ) -> gc_mod.GcResult:
+    from monoloop.tracking.references import referenced_objects
+
+    # Runs refer to logs and artifacts that no pointer or lock file names.
+    keep = referenced_objects(ws)
     with context(ws) as ctx:
         result = gc_mod.gc(
-            ctx, all_commits=all_commits, dry_run=dry_run, grace_seconds=grace_seconds
+            ctx,
+            all_commits=all_commits,
+            dry_run=dry_run,
+            grace_seconds=grace_seconds,
+            extra_live=keep,
         )
     if result.removed and not dry_run:
         with ws.db.write() as conn:

@@ -21,6 +21,7 @@ metadata = MetaData(
     }
 )
 
+
 def table_modules() -> list[str]:
     """Every capability's `tables` module (`monoloop/<capability>/tables.py`)."""
     package = Path(__file__).resolve().parent.parent

@@ -1,0 +1,74 @@
+"""What a run ran on: the Git commit and whether the tree was dirty, Python, installed packages."""
+
+from __future__ import annotations
+
+import functools
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+import blake3
+
+from monoloop import gitutil
+from monoloop.errors import WorkspaceError
+from monoloop.hashing import id_from_digest
+
+
+@dataclass(frozen=True)
+class Environment:
+    git_commit: str | None
+    git_dirty: bool | None
+    python: str
+    packages_hash: str
+
+
+def capture(root: Path) -> Environment:
+    commit, dirty = git_state(root)
+    return Environment(commit, dirty, python_version(), packages_hash())
+
+
+def git_state(root: Path) -> tuple[str | None, bool | None]:
+    """HEAD and whether tracked files differ from it, from one `git status` call.
+
+    Untracked files do not make the tree dirty: scratch outputs would flag every run.
+    """
+    try:
+        proc = gitutil.git(
+            ["status", "--porcelain=v2", "--branch", "--untracked-files=no"], root, check=False
+        )
+    except (WorkspaceError, OSError):  # no git here: the run records no commit
+        return None, None
+    if proc.returncode != 0:
+        return None, None
+    commit: str | None = None
+    dirty = False
+    for line in proc.stdout.decode(errors="replace").splitlines():
+        if line.startswith("# branch.oid "):
+            oid = line.split()[2]
+            commit = None if oid == "(initial)" else oid
+        elif line and not line.startswith("#"):
+            dirty = True
+    return commit, dirty
+
+
+def python_version() -> str:
+    return f"{platform.python_implementation()} {platform.python_version()}"
+
+
+@functools.cache
+def packages_hash() -> str:
+    """BLAKE3 of the sorted `name==version` lines of every installed distribution.
+
+    Cached per process: installing packages into a running interpreter is rare, and the
+    scan costs tens of milliseconds, which run creation in a loop must not pay each time.
+    """
+    from importlib.metadata import distributions
+
+    lines = sorted(
+        {
+            f"{(dist.metadata['Name'] or '').lower()}=={dist.version}"
+            for dist in distributions()
+            if dist.metadata["Name"]
+        }
+    )
+    return id_from_digest(blake3.blake3("\n".join(lines).encode()).hexdigest())
