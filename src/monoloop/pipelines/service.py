@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -260,6 +261,11 @@ class _Run:
                 "MONOLOOP_PIPELINE": st.pipeline,
                 "MONOLOOP_STAGE": st.name,
                 ENV_PARAMS: stage_env(decision.params),
+                # `python` in a stage is the interpreter monoloop runs in (the project's
+                # virtualenv), whether or not the user activated it.
+                "PATH": os.pathsep.join(
+                    [os.path.dirname(sys.executable), env.get("PATH", os.defpath)]
+                ),
             }
         )
         log = self.ctx.state_dir / "pipelines" / "logs" / st.pipeline / f"{st.name}.log"
