@@ -7,6 +7,7 @@ In CI (CI=true) an unreachable PostgreSQL fails the tests; elsewhere they skip l
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import uuid
@@ -93,6 +94,19 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     url = request.getfixturevalue("pg_database")
     reset_pg_schema(url)
     yield url
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3 API (moto in server mode) on loopback, for the tests' session."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
 
 
 @pytest.fixture
