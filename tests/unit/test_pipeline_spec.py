@@ -64,7 +64,9 @@ def test_no_pipelines_is_fine() -> None:
         ("a: {cmd: x, outs: [x, ./x]}", "x is listed twice"),
         ("a: {cmd: x, metrics: [m.txt]}", "must end in .json, .yaml or .yml"),
         ("a: {cmd: x, params: ['a..b']}", "is not a dotted key"),
-        ("a: {cmd: x, validate: [c]}", "data contracts on stages are not available yet"),
+        ("a: {cmd: x, validate: [c]}", "validate"),
+        ("a: {cmd: x, deps: [d.csv], validate: {input: {e.csv: c}}}", "not in deps"),
+        ("a: {cmd: x, validate: {inputs: c}}", "inputs"),
         (
             "a: {cmd: x, outs: [m]}\n      b: {cmd: y, outs: [m/x.pkl]}",
             "'pipelines.train.stages' (line 5): m and m/x.pkl: stages 'a' and 'b' both write it",

@@ -26,6 +26,23 @@ class PipelineError(ConfigError):
     """A pipeline definition is inconsistent: a cycle, a clash of outputs, a missing input."""
 
 
+TABULAR = (".csv", ".tsv", ".parquet", ".jsonl", ".csv.gz", ".tsv.gz", ".jsonl.gz")
+
+
+def stage_contracts(raw: Mapping[str, Any]) -> tuple[tuple[str, str, str], ...]:
+    """`validate: {input, output}` as (side, path, contract): a contract name alone applies
+    to every tabular dep (or out); a mapping names paths."""
+    spec = raw.get("validate_") or raw.get("validate") or {}
+    found: list[tuple[str, str, str]] = []
+    for side, key in (("input", "deps"), ("output", "outs")):
+        wanted = spec.get(side)
+        if isinstance(wanted, str):
+            found += [(side, p, wanted) for p in raw.get(key) or () if p.endswith(TABULAR)]
+        elif isinstance(wanted, Mapping):
+            found += [(side, str(p), str(c)) for p, c in sorted(wanted.items())]
+    return tuple(found)
+
+
 @dataclass(frozen=True)
 class Stage:
     pipeline: str
@@ -37,6 +54,8 @@ class Stage:
     outs: tuple[str, ...] = ()
     metrics: tuple[str, ...] = ()
     persist: bool = False
+    # (side, path, contract): data contracts checked on deps ("input") or outs ("output")
+    contracts: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def id(self) -> str:
@@ -58,6 +77,8 @@ class Stage:
                 found[key] = sorted(values)
         if self.persist:
             found["persist"] = True
+        if self.contracts:
+            found["validate"] = [list(c) for c in self.contracts]
         return found
 
     @classmethod
@@ -73,6 +94,7 @@ class Stage:
             outs=tuple(raw.get("outs") or ()),
             metrics=tuple(raw.get("metrics") or ()),
             persist=bool(raw.get("persist")),
+            contracts=stage_contracts(raw),
         )
 
 

@@ -121,6 +121,7 @@ class _Run:
         self._new_outs: list[str] = []
         self._subject = "*"
         self._exited: set[str] = set()
+        self._broken_outputs: dict[str, str] = {}
 
     def go(self, pipeline: str | None) -> PipelineResult:
         self._subject = pipeline or "*"
@@ -235,7 +236,7 @@ class _Run:
         return entry
 
     def _launch(self, st: Stage, decision: Decision) -> None:
-        from monoloop.pipelines.executor import Job, LocalExecutor
+        from monoloop.pipelines.executor import Finished, Job, LocalExecutor
         from monoloop.pipelines.runs import ENV_RUN_ID, ENV_WORKSPACE, Recorder
 
         self._writing()
@@ -246,6 +247,16 @@ class _Run:
                 self.ctx.root, self.ctx.objects, jobs=self.jobs, clock=self.ctx.cache.clock
             )
         self._checkout_tracked(st)
+        broken = self._contracts_broken(st, "input")
+        if broken is not None:
+            # Stop before the stage runs; the refusal is a failed run with its reason.
+            run_id = self.recorder.start(st, decision.params, decision.deps)
+            log = self.ctx.state_dir / "pipelines" / "logs" / st.pipeline / f"{st.name}.log"
+            self.recorder.finish(run_id, Finished(st, None, 0.0, log, stored=True, error=broken))
+            res = StageResult(st.id, st.pipeline, st.name, result.FAILED, decision.reasons)
+            res.run_id, res.error = run_id, broken
+            self._final(res)
+            return
         for path in st.written:
             if not st.persist:
                 self.s.tree.clear(path)
@@ -298,11 +309,18 @@ class _Run:
     def _collect(self, done: Finished, *, interrupted: bool = False) -> None:
         st = done.stage
         if not done.stored:
-            # The process ended: the stages after it may start on the hashed outputs.
+            # The process ended: the stages after it may start on the hashed outputs,
+            # once those meet the stage's output contracts.
             if done.ok:
+                broken = self._contracts_broken(st, "output")
+                if broken is not None:
+                    self._broken_outputs[st.id] = broken
+                    return
                 self._exited.add(st.id)
                 self.s.settle(st, done.outs)
             return
+        if st.id in self._broken_outputs:
+            done.error = self._broken_outputs.pop(st.id)
         res = self.results[st.id]
         res.seconds, res.exit_code, res.log_id = done.seconds, done.exit_code, done.log_id
         assert self.recorder is not None
@@ -320,6 +338,24 @@ class _Run:
         self._new_outs.extend(st.outs)
         res.status, res.outs, res.metrics = result.RAN, done.outs, done.metrics
         self._final(res)
+
+    def _contracts_broken(self, st: Stage, side: str) -> str | None:
+        """Check the stage's data contracts on one side; the reason when one is broken.
+
+        Every check is recorded in the audit ledger (validation.check), pass or fail.
+        """
+        pairs = [(path, contract) for which, path, contract in st.contracts if which == side]
+        if not pairs:
+            return None
+        from monoloop.validation.service import check
+
+        ws = self.ctx.workspace()
+        for path, contract in pairs:
+            report = check(ws, path, contract, cwd=self.ctx.root)
+            if not report.ok:
+                rules = ", ".join(sorted({r.rule for r in report.errors}))
+                return f"{side} {path} broke data contract {contract!r}: {rules}"
+        return None
 
     def _writing(self) -> None:
         """Take the workspace's pipeline lock before the first change to the working tree."""

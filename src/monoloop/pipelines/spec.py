@@ -24,7 +24,6 @@ pipeline runs. Imports only pydantic and the standard library: the config embeds
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -70,6 +69,18 @@ def _paths(values: list[str]) -> list[str]:
     return cleaned
 
 
+class StageContracts(_Strict):
+    """`validate: {input: ..., output: ...}`: a contract name for every tabular dep (or
+    out), or a mapping `{path: contract}` for chosen ones."""
+
+    input: str | dict[str, str] | None = Field(
+        default=None, description="Contract for the tabular deps, or {path: contract}"
+    )
+    output: str | dict[str, str] | None = Field(
+        default=None, description="Contract for the tabular outs, or {path: contract}"
+    )
+
+
 class Stage(_Strict):
     """One step: a shell command or a Python function, with what it reads and writes."""
 
@@ -102,10 +113,11 @@ class Stage(_Strict):
         description="Keep outputs in place while the stage runs (it updates them), "
         "instead of removing them first",
     )
-    validate_: Any = Field(
+    validate_: StageContracts | None = Field(
         default=None,
         alias="validate",
-        description="Reserved: data contracts checked on deps and outs (not available yet)",
+        description="Data contracts the stage's inputs must meet before it runs, and its "
+        "outputs before they are accepted (docs/pipelines.md)",
     )
 
     @field_validator("deps", "outs", "metrics")
@@ -123,15 +135,17 @@ class Stage(_Strict):
             raise ValueError("a param is listed twice")
         return values
 
-    @field_validator("validate_")
-    @classmethod
-    def _not_yet(cls, value: Any) -> Any:
-        if value is not None:
-            raise ValueError(
-                "data contracts on stages are not available yet; remove 'validate' and run "
-                "`monoloop validate` on the stage's data instead"
-            )
-        return value
+    @model_validator(mode="after")
+    def _contracts_name_known_paths(self) -> Stage:
+        checks = self.validate_
+        for side, paths in (("input", self.deps), ("output", self.outs)):
+            spec = None if checks is None else getattr(checks, side)
+            if isinstance(spec, dict):
+                for path in spec:
+                    if clean_path(path) not in paths:
+                        kind = "deps" if side == "input" else "outs"
+                        raise ValueError(f"validate.{side} names {path!r}, which is not in {kind}")
+        return self
 
     @model_validator(mode="after")
     def _sound(self) -> Stage:
