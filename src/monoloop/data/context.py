@@ -55,7 +55,7 @@ class DataContext:
     def light(cls, start: Path, *, env: Mapping[str, str] | None = None) -> DataContext:
         env = os.environ if env is None else env
         root = find_root(start)
-        raw = _validated_raw_config(root, env)
+        raw = validated_config_values(root, env)
         store = raw.get("store") or {}
         store_url = env.get("MONOLOOP_STORE_URL") or store.get("url")
         objects = open_store(
@@ -93,7 +93,7 @@ class DataContext:
         self.cache.close()
 
 
-def _validated_raw_config(root: Path, env: Mapping[str, str]) -> dict[str, Any]:
+def validated_config_values(root: Path, env: Mapping[str, str]) -> dict[str, Any]:
     """The config's values, from the validity stamp when monoloop.yaml is unchanged."""
     import json
 

@@ -8,7 +8,6 @@ really runs, by `workspace()`.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,8 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from monoloop.data.statcache import StatCache
-from monoloop.errors import ConfigError
-from monoloop.root import CONFIG_FILE, STATE_DIR, find_root
+from monoloop.root import STATE_DIR, find_root
 
 if TYPE_CHECKING:
     from monoloop.store.objects import ObjectStore
@@ -105,23 +103,7 @@ class PipelineContext:
 
 
 def validated_config(root: Path, env: Mapping[str, str]) -> dict[str, Any]:
-    """monoloop.yaml's values from the validity stamp, validating (and stamping) first when
-    the file changed since. The same rule as `DataContext.light`."""
-    from monoloop.hashing import hash_bytes
+    """monoloop.yaml's values from the validity stamp (the rule `DataContext.light` uses)."""
+    from monoloop.data.context import validated_config_values
 
-    digest = hash_bytes((root / CONFIG_FILE).read_bytes())
-    for attempt in range(2):
-        try:
-            record = json.loads((root / STATE_DIR / STAMP).read_bytes())
-            if record.get("hash") == digest and isinstance(record.get("config"), dict):
-                return dict(record["config"])
-        except (OSError, ValueError):
-            pass
-        if attempt == 0:
-            from monoloop.workspace import load_settings
-
-            load_settings(root, env=env)
-    raise ConfigError(
-        f"cannot record the validated configuration in {root / STATE_DIR}",
-        hint="run `monoloop init` to create the workspace's state directory",
-    )
+    return validated_config_values(root, env)
