@@ -69,12 +69,3 @@ def umask() -> int:
     except OSError:
         pass
     return 0o022
-
-
-def inside(root: Path, candidate: Path) -> bool:
-    """True when `candidate` (resolved) stays within `root` (resolved)."""
-    try:
-        candidate.resolve().relative_to(root.resolve())
-    except ValueError:
-        return False
-    return True

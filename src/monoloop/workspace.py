@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import Connection
 
@@ -32,8 +31,8 @@ from monoloop.errors import WorkspaceError
 from monoloop.fsutil import atomic_write_text
 from monoloop.ledger import Event
 from monoloop.root import CONFIG_FILE, STATE_DIR, find_root
-from monoloop.store.db import Database, safe_url
-from monoloop.store.objects import ObjectStore, open_store
+from monoloop.store.db import Database
+from monoloop.store.objects import ObjectStore, open_store, redact
 
 
 @dataclass(frozen=True)
@@ -155,11 +154,11 @@ def describe_settings(
         "root": {"value": str(settings.root), "source": "found"},
         "project": {"value": cfg.project, "source": CONFIG_FILE},
         "db_url": {
-            "value": safe_url(settings.db_url),
+            "value": redact(settings.db_url),
             "source": source(over.db_url, cfg.db.url, ENV_DB_URL),
         },
         "store_url": {
-            "value": safe_url_text(store),
+            "value": redact(store),
             "source": source(over.store_url, cfg.store.url, ENV_STORE_URL),
         },
         "actor": {
@@ -167,15 +166,6 @@ def describe_settings(
             "source": ENV_ACTOR if over.actor else "git user.email or OS user",
         },
     }
-
-
-def safe_url_text(url: str) -> str:
-    """Hide a password in any URL-like text (user:password@host)."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
 
 
 def open_workspace(start: Path | None = None, *, env: Mapping[str, str] | None = None) -> Workspace:

@@ -128,14 +128,6 @@ class StatCache:
             )
         return True
 
-    def forget(self, prefix: str) -> None:
-        db = self._db()
-        with localdb.transaction(db):
-            db.execute(
-                "DELETE FROM stat WHERE path = ? OR (path >= ? AND path < ?)",
-                (prefix, prefix + "/", prefix + "0"),
-            )
-
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()

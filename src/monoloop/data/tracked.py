@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from monoloop import gitutil
@@ -103,10 +102,3 @@ def ignore(root: Path, rel: str) -> bool:
         return False
     atomic_write_text(gitignore, "\n".join([*lines, entry]) + "\n")
     return True
-
-
-def is_ignored(root: Path, rel: str) -> bool:
-    proc = subprocess.run(
-        ["git", "check-ignore", "-q", "--", rel], cwd=root, capture_output=True, check=False
-    )
-    return proc.returncode == 0

@@ -109,7 +109,14 @@ def get_to_path(
     return target
 
 
+# A manifest lists ~150 bytes per file: 256 MiB is well over a million files. Anything
+# larger is a plain object, known without reading (and hashing) all of it twice.
+MANIFEST_MAX_BYTES = 256 << 20
+
+
 def is_manifest(ws: Workspace, object_id: str) -> bool:
+    if ws.objects.size(object_id) > MANIFEST_MAX_BYTES:
+        return False
     try:
         ws.objects.read_manifest(object_id)
     except (InvalidInput, ValueError):
