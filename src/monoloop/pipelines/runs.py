@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from monoloop.pipelines.context import PipelineContext
     from monoloop.pipelines.dag import Stage
-    from monoloop.pipelines.executor import Finished
+    from monoloop.pipelines.process import Finished
     from monoloop.tracking.environment import Environment
     from monoloop.tracking.writes import Batch
 
