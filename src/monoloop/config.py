@@ -65,6 +65,26 @@ class RemoteConfig(_Strict):
     )
 
 
+class RayConfig(_Strict):
+    address: str | None = Field(
+        default=None,
+        description="Ray cluster to use (ray://host:10001, host:6379 or auto); RAY_ADDRESS "
+        "overrides it; null with no RAY_ADDRESS: monoloop starts a local Ray",
+    )
+    num_cpus: int | None = Field(
+        default=None, ge=1, description="CPUs of the local Ray that monoloop starts; null: all"
+    )
+
+
+class ExecutionConfig(_Strict):
+    executor: Literal["local", "ray"] = Field(
+        default="local",
+        description="Where stages run: local processes, or Ray tasks (pip install "
+        "'monoloop[ray]'); `--executor` overrides it",
+    )
+    ray: RayConfig = Field(default_factory=RayConfig)
+
+
 REMOTE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 
 
@@ -87,6 +107,10 @@ class Config(_Strict):
     )
     pipelines: dict[str, Pipeline] = Field(
         default_factory=dict, description="Pipelines of stages by name (docs/pipelines.md)"
+    )
+    execution: ExecutionConfig = Field(
+        default_factory=ExecutionConfig,
+        description="Which executor runs pipeline stages",
     )
 
     @model_validator(mode="after")
@@ -142,6 +166,15 @@ audit:
 #   default_remote: origin
 remotes: {{}}
 default_remote: null
+
+# Where pipeline stages run: local processes, or Ray tasks
+# (pip install 'monoloop[ray]'). With `executor: ray` and no address (nor RAY_ADDRESS),
+# monoloop starts a local Ray. `monoloop run --executor ray` chooses it for one run.
+execution:
+  executor: local
+  ray:
+    address: null
+    num_cpus: null
 """
 
 

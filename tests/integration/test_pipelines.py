@@ -87,7 +87,11 @@ pipelines:
 
 @pytest.fixture
 def project(ws: Workspace) -> Path:
-    root = ws.root
+    return make_project(ws.root)
+
+
+def make_project(root: Path) -> Path:
+    """The three-stage project in a workspace: prepare (cmd), train (call), report (cmd)."""
     (root / "src").mkdir()
     (root / "src" / "step.py").write_text(STEP)
     (root / "pkg").mkdir()

@@ -90,3 +90,18 @@ def test_parser_never_raises_anything_but_config_error(text: str) -> None:
 def test_impossible_date_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="not valid YAML"):
         parse_config("version: 1\nproject: p\ndb:\n  url: 2020-13-45\n")
+
+
+def test_execution_defaults_to_local_and_names_bad_executors() -> None:
+    config = parse_config("version: 1\nproject: p\n")
+    assert config.execution.executor == "local" and config.execution.ray.address is None
+    ray = parse_config(
+        "version: 1\nproject: p\nexecution:\n  executor: ray\n  ray: {address: auto}\n"
+    )
+    assert ray.execution.executor == "ray" and ray.execution.ray.address == "auto"
+    with pytest.raises(ConfigError) as info:
+        parse_config("version: 1\nproject: p\nexecution:\n  executor: dask\n")
+    assert "'execution.executor' (line 4)" in info.value.message
+    assert "'local' or 'ray'" in info.value.message
+    with pytest.raises(ConfigError, match="did you mean 'num_cpus'"):
+        parse_config("version: 1\nproject: p\nexecution:\n  ray: {num_cpu: 2}\n")

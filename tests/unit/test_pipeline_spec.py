@@ -128,3 +128,29 @@ def test_clean_path_refuses(path: str) -> None:
 
 def test_clean_path_normalises() -> None:
     assert spec.clean_path("./a//b/./c") == "a/b/c"
+
+
+def test_resources_are_checked_and_kept_out_of_the_cache_key() -> None:
+    text = HEAD + (
+        "    stages:\n"
+        "      fit:\n"
+        "        cmd: python fit.py\n"
+        "        outs: [model.bin]\n"
+        "        resources: {cpus: 0.5, memory_mb: 512}\n"
+    )
+    train = parse_config(text).pipelines["train"]
+    [stage] = stages_from_raw({"train": train.model_dump()})["train"]
+    assert dict(stage.resources) == {"cpus": 0.5, "gpus": 0, "memory_mb": 512}
+    assert "resources" not in stage.definition()
+    plain = text.replace("        resources: {cpus: 0.5, memory_mb: 512}\n", "")
+    [bare] = stages_from_raw({"train": parse_config(plain).pipelines["train"].model_dump()})[
+        "train"
+    ]
+    assert bare.resources == () and bare.definition() == stage.definition()
+    assert "'pipelines.train.stages.fit.resources.cpus'" in error_of(
+        text.replace("cpus: 0.5", "cpus: 0")
+    )
+    assert "unknown key 'pipelines.train.stages.fit.resources.gpu'" in error_of(
+        text.replace("memory_mb: 512", "gpu: 1")
+    )
+    assert "'pipelines.train.stages.fit.resources.memory_mb'" in error_of(text.replace("512", "-1"))

@@ -55,6 +55,15 @@ def run(
         int | None,
         typer.Option("--jobs", "-j", min=1, help="Stages run at once (default: CPU count)."),
     ] = None,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            "--executor",
+            "-e",
+            metavar="local|ray",
+            help="Where stages run (default: execution.executor in monoloop.yaml, else local).",
+        ),
+    ] = None,
     json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """Run a pipeline: skip stages that are up to date, restore missing outputs, run the rest."""
@@ -76,6 +85,7 @@ def run(
                 params=overrides,
                 jobs=jobs,
                 progress=progress,
+                executor=executor,
             )
     finally:
         pctx.close()

@@ -32,6 +32,7 @@ class PipelineContext:
     store_url: str | None = None
     store_options: dict[str, Any] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    execution: dict[str, Any] = field(default_factory=dict)  # Config.execution, dumped
     _objects: ObjectStore | None = None
     _ws: Workspace | None = None
     _owns_ws: bool = False
@@ -63,9 +64,17 @@ class PipelineContext:
     @classmethod
     def of(cls, ws: Workspace) -> PipelineContext:
         pipelines = {name: p.model_dump() for name, p in ws.config.pipelines.items()}
-        ctx = cls(ws.root, pipelines, StatCache(ws.state_dir), _objects=ws.objects, _ws=ws)
-        ctx.env = dict(os.environ)
-        return ctx
+        return cls(
+            ws.root,
+            pipelines,
+            StatCache(ws.state_dir),
+            ws.settings.store_url,
+            dict(ws.config.store.options),
+            dict(os.environ),
+            ws.config.execution.model_dump(),
+            _objects=ws.objects,
+            _ws=ws,
+        )
 
     @classmethod
     def light(cls, start: Path, *, env: Mapping[str, str] | None = None) -> PipelineContext:
@@ -80,6 +89,7 @@ class PipelineContext:
             env.get("MONOLOOP_STORE_URL") or store.get("url"),
             dict(store.get("options") or {}),
             env,
+            dict(raw.get("execution") or {}),
         )
 
     @property

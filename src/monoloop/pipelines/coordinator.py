@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from monoloop.errors import Conflict
 from monoloop.pipelines import lock, result
 from monoloop.pipelines.dag import Stage
+from monoloop.pipelines.execution import Backend, LocalBackend
 from monoloop.pipelines.params import ENV_PARAMS, stage_env
 from monoloop.pipelines.result import PipelineResult, StageResult, notify
 from monoloop.pipelines.session import RUN, SKIP, Decision, Session
@@ -35,11 +36,18 @@ class Coordinator:
     """Runs a session's selected stages: `Coordinator(session, jobs, progress, overrides).go()`."""
 
     def __init__(
-        self, session: Session, jobs: int, progress: Progress | None, overrides: dict[str, Any]
+        self,
+        session: Session,
+        jobs: int | None,
+        progress: Progress | None,
+        overrides: dict[str, Any],
+        *,
+        backend: Backend | None = None,
     ) -> None:
         self.s = session
         self.ctx = session.ctx
-        self.jobs = jobs
+        self.jobs = jobs  # None: what the backend can run at once, asked when a stage starts
+        self.backend: Backend = backend if backend is not None else LocalBackend()
         self.progress = progress
         self.results: dict[str, StageResult] = {}
         self.decisions: dict[str, Decision] = {}
@@ -86,7 +94,7 @@ class Coordinator:
         while pending or self._outstanding():
             before = len(pending)
             for sid in list(pending):
-                if self.executor is not None and self.executor.running >= self.jobs:
+                if self.executor is not None and self.executor.running >= (self.jobs or 1):
                     break
                 if not all(self._ready(up) for up in needs[sid]):
                     continue
@@ -169,7 +177,6 @@ class Coordinator:
         return entry
 
     def _launch(self, st: Stage, decision: Decision) -> None:
-        from monoloop.pipelines.executor import LocalExecutor
         from monoloop.pipelines.process import Finished, Job
         from monoloop.pipelines.runs import ENV_RUN_ID, ENV_WORKSPACE, Recorder
 
@@ -177,9 +184,8 @@ class Coordinator:
         if self.recorder is None:
             self.recorder = Recorder(self.ctx)
         if self.executor is None:
-            self.executor = LocalExecutor(
-                self.ctx.root, self.ctx.objects, jobs=self.jobs, clock=self.ctx.cache.clock
-            )
+            self.jobs = self.jobs or self.backend.capacity()
+            self.executor = self.backend.executor(self.ctx, jobs=self.jobs)
         self._checkout_tracked(st)
         broken = self._contracts_broken(st, "input")
         if broken is not None:
@@ -218,7 +224,24 @@ class Coordinator:
         res.run_id, res.log = run_id, str(log)
         self.results[st.id] = res
         notify(self.progress, res)
-        self.executor.submit(Job(st, env, log))
+        inputs = self._inputs(st, decision) if self.executor.needs_inputs else {}
+        self.executor.submit(Job(st, env, log, inputs))
+
+    def _inputs(self, st: Stage, decision: Decision) -> dict[str, tuple[str, bool]]:
+        """For a stage that runs away from the working tree: its deps (and the outputs a
+        `persist` stage updates), each put into the object store unless it is there."""
+        root = self.ctx.root
+        paths = self.s.dep_paths(st) + self.s.package_files(st)
+        if st.persist:
+            paths += [p for p in st.written if os.path.lexists(root / p)]
+        found: dict[str, tuple[str, bool]] = {}
+        for path in paths:
+            cid = decision.deps.get(path)
+            if cid is None or not self.s.in_store(cid):
+                cid = self.s.tree.ensure_stored(path)
+                self.s.known.add([cid])
+            found[path] = (cid, os.path.isdir(root / path))
+        return found
 
     def _checkout_tracked(self, st: Stage) -> None:
         """Tracked data a stage reads must be in the working tree: check out what is not."""

@@ -56,6 +56,9 @@ class Stage:
     persist: bool = False
     # (side, path, contract): data contracts checked on deps ("input") or outs ("output")
     contracts: tuple[tuple[str, str, str], ...] = ()
+    # (name, amount) of `resources:` that are set: what an executor reserves for it. Not in
+    # `definition()`: where and with how much a stage runs does not change what it makes.
+    resources: tuple[tuple[str, float], ...] = ()
 
     @property
     def id(self) -> str:
@@ -95,6 +98,9 @@ class Stage:
             metrics=tuple(raw.get("metrics") or ()),
             persist=bool(raw.get("persist")),
             contracts=stage_contracts(raw),
+            resources=tuple(
+                sorted((k, v) for k, v in (raw.get("resources") or {}).items() if v is not None)
+            ),
         )
 
 

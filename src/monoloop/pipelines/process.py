@@ -126,12 +126,15 @@ def execute(
     clock: Callable[[], int] | None = None,
     starter: Starter = _start_now,
     ended: Callable[[Stage], None] | None = None,
+    poll: float | None = None,
 ) -> Finished:
     """Run a job's process to its end in `root` and hash what it wrote.
 
     `starter(stage, start)` calls `start()` and returns the process, so an executor can
     keep it to stop it (or refuse with InterruptedError); `ended(stage)` is told when
-    it exited."""
+    it exited. With `poll`, the wait wakes up that often, so that an exception raised
+    asynchronously in this thread (a Ray task being cancelled) gets through; without it
+    the wait blocks, and the end of a short stage is seen at once."""
     begun = time.perf_counter()
     stage = job.stage
     job.log.parent.mkdir(parents=True, exist_ok=True)
@@ -142,11 +145,21 @@ def execute(
             log.write(f"cannot start the stage: {exc}\n".encode())
             return failed(job, None, begun, f"cannot start: {exc.strerror or exc}")
         try:
-            code = proc.wait()
+            code = _wait(proc, poll)
         finally:
             if ended is not None:
                 ended(stage)
     return conclude(job, root, code, begun, clock)
+
+
+def _wait(proc: subprocess.Popen[bytes], poll: float | None) -> int:
+    if poll is None:
+        return proc.wait()
+    while True:
+        try:
+            return proc.wait(poll)
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def conclude(

@@ -13,7 +13,6 @@ parallel (up to `jobs`); a failed stage blocks the stages after it, not the othe
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -78,13 +77,21 @@ def run_pipeline(
     params: Mapping[str, Any] | None = None,
     jobs: int | None = None,
     progress: Progress | None = None,
+    executor: str | None = None,
 ) -> PipelineResult:
-    """Bring the pipeline's outputs up to date: skip, restore or run each stage."""
+    """Bring the pipeline's outputs up to date: skip, restore or run each stage.
+
+    `executor` is 'local' or 'ray' (default: `execution.executor` in monoloop.yaml)."""
     if dry_run:
         return plan(target, pipeline, stage=stage, force=force, params=params)
     with _context(target) as ctx:
         from monoloop.pipelines.coordinator import Coordinator
+        from monoloop.pipelines.execution import open_backend
 
-        session = Session(ctx, pipeline, stage=stage, force=force, overrides=params)
-        jobs = jobs or os.cpu_count() or 1
-        return Coordinator(session, jobs, progress, dict(params or {})).go(pipeline)
+        backend = open_backend(ctx, executor)
+        try:
+            session = Session(ctx, pipeline, stage=stage, force=force, overrides=params)
+            run = Coordinator(session, jobs, progress, dict(params or {}), backend=backend)
+            return run.go(pipeline)
+        finally:
+            backend.close()

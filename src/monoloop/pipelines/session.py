@@ -120,6 +120,15 @@ class Session:
                     break
         return paths
 
+    def package_files(self, stage: dag.Stage) -> list[str]:
+        """The `__init__.py` files of a `call` stage's packages that are in the workspace:
+        what importing its module needs besides the module file (not part of its key)."""
+        if stage.call is None:
+            return []
+        parts = stage.call.partition(":")[0].split(".")[:-1]
+        found = ["/".join([*parts[: i + 1], "__init__.py"]) for i in range(len(parts))]
+        return [p for p in found if os.path.isfile(self.ctx.root / p)]
+
     def dep_id(self, path: str) -> str | None:
         known = self.produced.get(path)
         return known if known is not None else self.tree.id_of(path)

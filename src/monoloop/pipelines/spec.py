@@ -14,6 +14,7 @@
             deps: [data/prepared.parquet]
             outs: [models/model.skops]
             metrics: [metrics.json]
+            resources: {cpus: 2, memory_mb: 4096}   # reserved by the Ray executor
 
 What can be checked from the file alone is checked here, so `load_config` reports it
 with the key path: paths, names, cmd vs call, cron syntax, clashing outputs, cycles.
@@ -81,6 +82,17 @@ class StageContracts(_Strict):
     )
 
 
+class StageResources(_Strict):
+    """What one execution of the stage needs; the Ray executor reserves it for the stage's
+    task (the local executor runs up to --jobs stages at once, whatever they declare)."""
+
+    cpus: float = Field(default=1, gt=0, le=1024, description="CPUs (may be fractional)")
+    memory_mb: int | None = Field(
+        default=None, gt=0, description="Memory in MiB; null: no reservation"
+    )
+    gpus: float = Field(default=0, ge=0, le=64, description="GPUs (may be fractional)")
+
+
 class Stage(_Strict):
     """One step: a shell command or a Python function, with what it reads and writes."""
 
@@ -112,6 +124,11 @@ class Stage(_Strict):
         default=False,
         description="Keep outputs in place while the stage runs (it updates them), "
         "instead of removing them first",
+    )
+    resources: StageResources | None = Field(
+        default=None,
+        description="CPUs, memory and GPUs one execution needs: {cpus, memory_mb, gpus}; "
+        "reserved on Ray, not part of the cache key",
     )
     validate_: StageContracts | None = Field(
         default=None,
