@@ -75,7 +75,7 @@ def run(
     overrides = parse_overrides(param or [])
     pctx = PipelineContext.light(c.cwd)
     try:
-        with _stop_on_terminate(), _live(c.output, enabled=not dry_run) as progress:
+        with stop_on_terminate(), _live(c.output, enabled=not dry_run) as progress:
             found = run_pipeline(
                 pctx,
                 pipeline,
@@ -152,7 +152,7 @@ def _render(output: Output, found: PipelineResult) -> None:
 
 
 @contextlib.contextmanager
-def _stop_on_terminate() -> Iterator[None]:
+def stop_on_terminate() -> Iterator[None]:
     """SIGTERM stops a run like Ctrl-C does: running stages are stopped, their runs marked
     killed and the lock keeps what finished (stages run in their own process groups, so
     nothing else would stop them)."""

@@ -11,7 +11,9 @@ import contextlib
 import fcntl
 import os
 import sys
+import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +45,7 @@ class Coordinator:
         overrides: dict[str, Any],
         *,
         backend: Backend | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> None:
         self.s = session
         self.ctx = session.ctx
@@ -57,6 +60,8 @@ class Coordinator:
         self.lock_changed = False  # the file's bytes changed in this invocation
         self._dirty = False  # entries changed since the file was last written
         self.overrides = overrides
+        self.tags = dict(tags or {})  # on every run this execution creates
+        self._stop = threading.Event()
         self._flock: int | None = None
         self._saved_at = time.monotonic()
         self._new_outs: list[str] = []
@@ -85,6 +90,8 @@ class Coordinator:
                 "stages": {r.id: r.status for r in found.stages},
                 "runs": dict(self.run_ids),
             }
+            if self.tags:
+                payload["tags"] = self.tags
             self.recorder.flush(event=(self._subject, payload))
         return found
 
@@ -92,6 +99,8 @@ class Coordinator:
         pending = list(self.s.selected)
         needs = {sid: self.s.graph.needs[sid] & set(pending) for sid in pending}
         while pending or self._outstanding():
+            if self._stop.is_set():
+                raise KeyboardInterrupt  # as if interrupted: stop, mark the runs killed
             before = len(pending)
             for sid in list(pending):
                 if self.executor is not None and self.executor.running >= (self.jobs or 1):
@@ -116,6 +125,12 @@ class Coordinator:
                 raise RuntimeError(f"pipeline scheduling stalled with {pending} pending")
             if time.monotonic() - self._saved_at > LOCK_EVERY_S:
                 self._save_lock()
+
+    def stop(self) -> None:
+        """From another thread: stop the running stages and end `go()` as interrupted."""
+        self._stop.set()
+        if self.executor is not None:
+            self.executor.cancel()
 
     def _outstanding(self) -> int:
         return self.executor.outstanding if self.executor is not None else 0
@@ -182,7 +197,7 @@ class Coordinator:
 
         self._writing()
         if self.recorder is None:
-            self.recorder = Recorder(self.ctx)
+            self.recorder = Recorder(self.ctx, tags=self.tags)
         if self.executor is None:
             self.jobs = self.jobs or self.backend.capacity()
             self.executor = self.backend.executor(self.ctx, jobs=self.jobs)
@@ -208,7 +223,8 @@ class Coordinator:
         env.update(
             {
                 ENV_RUN_ID: run_id,
-                ENV_WORKSPACE: str(self.ctx.root),
+                # The workspace with the DB, also when the stage runs in a sweep's trial tree.
+                ENV_WORKSPACE: str(self.ctx.workspace().root),
                 "MONOLOOP_PIPELINE": st.pipeline,
                 "MONOLOOP_STAGE": st.name,
                 ENV_PARAMS: stage_env(decision.params),

@@ -94,14 +94,21 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
                 f"-p {item!r} is not key=value",
                 hint="write -p section.key=value, e.g. -p train.lr=0.01",
             )
-        import yaml
-
-        try:
-            value = yamlcache.normalise(yaml.safe_load(text)) if text.strip() else ""
-        except yaml.YAMLError:
-            value = text
-        found[key] = value
+        found[key] = parse_value(text)
     return found
+
+
+def parse_value(text: str) -> Any:
+    """A value given on the command line, read as YAML (0.3 is a number, [1, 2] a list,
+    anything that does not parse a string)."""
+    if not text.strip():
+        return ""
+    import yaml
+
+    try:
+        return yamlcache.normalise(yaml.safe_load(text))
+    except yaml.YAMLError:
+        return text
 
 
 def apply_overrides(params: Params, overrides: Mapping[str, Any]) -> Params:

@@ -40,6 +40,7 @@ from monoloop.pipelines import process
 from monoloop.pipelines.execution import ExecutorUnavailable
 from monoloop.pipelines.process import Finished, Job
 from monoloop.pipelines.runs import ENV_WORKSPACE
+from monoloop.pipelines.tree import place
 
 if TYPE_CHECKING:
     from monoloop.pipelines.context import PipelineContext
@@ -152,7 +153,8 @@ class RayExecutor:
         if self.needs_inputs:
             ws = ctx.workspace()
             self._store = (ctx.store_url or self.objects.url, dict(ctx.store_options))
-            self._config = (ctx.root / "monoloop.yaml").read_text(encoding="utf-8")
+            # From the workspace: `ctx.root` may be a sweep trial's tree, which has no copy.
+            self._config = (ws.root / "monoloop.yaml").read_text(encoding="utf-8")
             self._env = {
                 "MONOLOOP_DB_URL": ws.settings.db_url,
                 "MONOLOOP_STORE_URL": self._store[0],
@@ -293,22 +295,6 @@ def task_options(job: Job) -> dict[str, Any]:
     if wanted.get("memory_mb"):
         options["memory"] = int(wanted["memory_mb"] * 1024 * 1024)
     return options
-
-
-def place(objects: ObjectStore, root: Path, path: str, cid: str) -> None:
-    """Write an output (a '/' after a directory's path) from the store into `root`."""
-    rel = path.rstrip("/")
-    dest = root / rel
-    if dest.is_dir() and not dest.is_symlink():
-        shutil.rmtree(dest)
-    elif os.path.lexists(dest):
-        dest.unlink()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    if path.endswith("/"):
-        dest.mkdir()
-        objects.get_tree(cid, dest)
-    else:
-        objects.get_file(cid, dest)
 
 
 # -- on the worker --------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ class RunCache:
         with contextlib.suppress(OSError):
             self._dir.mkdir(parents=True, exist_ok=True)
             path = self._path(entry.key)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            # A sweep's trials write from several threads of one process.
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
             tmp.write_text(json.dumps(entry.to_dict(), sort_keys=True))
             os.replace(tmp, path)

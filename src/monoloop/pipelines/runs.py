@@ -31,10 +31,11 @@ ENV_WORKSPACE = "MONOLOOP_WORKSPACE"
 class Recorder:
     """Creates and finishes the runs of one pipeline execution, and its audit event."""
 
-    def __init__(self, ctx: PipelineContext) -> None:
+    def __init__(self, ctx: PipelineContext, *, tags: Mapping[str, str] | None = None) -> None:
         from monoloop.tracking.writes import Batch
 
         self.ctx = ctx
+        self.tags = dict(tags or {})  # on every run it creates (a sweep's id and trial)
         self._batch: Batch = Batch()
         self._env: Environment | None = None
 
@@ -54,6 +55,7 @@ class Recorder:
             params=dict(params),
             inputs=dict(inputs),
             env=self._env,
+            tags=self.tags,
         )
         self._batch.add_run(run)
         self.flush()

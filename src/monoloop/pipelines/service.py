@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 
 @contextlib.contextmanager
-def _context(target: Workspace | PipelineContext) -> Iterator[PipelineContext]:
+def open_context(target: Workspace | PipelineContext) -> Iterator[PipelineContext]:
+    """The pipeline context of `target`; one made here is closed at the end."""
     if isinstance(target, PipelineContext):
         yield target
         return
@@ -47,7 +48,7 @@ def plan(
     params: Mapping[str, Any] | None = None,
 ) -> PipelineResult:
     """What `run_pipeline` would do and why, changing nothing."""
-    with _context(target) as ctx:
+    with open_context(target) as ctx:
         session = Session(ctx, pipeline, stage=stage, force=force, overrides=params)
         found = PipelineResult(dry_run=True, params=dict(params or {}))
         will_run: set[str] = set()
@@ -84,7 +85,7 @@ def run_pipeline(
     `executor` is 'local' or 'ray' (default: `execution.executor` in monoloop.yaml)."""
     if dry_run:
         return plan(target, pipeline, stage=stage, force=force, params=params)
-    with _context(target) as ctx:
+    with open_context(target) as ctx:
         from monoloop.pipelines.coordinator import Coordinator
         from monoloop.pipelines.execution import open_backend
 

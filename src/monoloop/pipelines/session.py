@@ -9,7 +9,7 @@ missing outputs from the store, or run it, and why.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,9 +45,15 @@ class Session:
         stage: str | None = None,
         force: bool = False,
         overrides: Mapping[str, Any] | None = None,
+        forced: Collection[str] = (),
+        only: Collection[str] | None = None,
+        run_cache: RunCache | None = None,
     ) -> None:
+        """`forced`: stage ids that run even if up to date; `only`: run just these of the
+        selected stages; `run_cache`: another workspace's (a sweep trial uses its own's)."""
         self.ctx = ctx
         self.force = force
+        self.forced = frozenset(forced)
         by_pipeline = dag.stages_from_raw(ctx.pipelines)
         if not by_pipeline:
             raise dag.PipelineError(
@@ -62,6 +68,8 @@ class Session:
             )
         self.graph = dag.build([s for stages in by_pipeline.values() for s in stages])
         self.selected = dag.select(self.graph, pipeline, stage)
+        if only is not None:
+            self.selected = [sid for sid in self.selected if sid in only]
         self.defined = {(s.pipeline, s.name) for s in self.graph.stages.values()}
         loaded = params_mod.load(ctx.root, ctx.state_dir)
         self.params = params_mod.apply_overrides(loaded, dict(overrides or {}))
@@ -84,7 +92,7 @@ class Session:
         self.lock = lock.read(ctx.root, ctx.state_dir)
         self.produced: dict[str, str] = {}  # output path -> id, once its stage is final
         self.known = KnownStored(ctx.state_dir, ctx.store_id)
-        self.runs = RunCache(ctx.state_dir)
+        self.runs = run_cache if run_cache is not None else RunCache(ctx.state_dir)
 
     def _check_paths(self) -> None:
         """No dep or output may reach outside the workspace through a symbolic link."""
@@ -143,7 +151,7 @@ class Session:
         key = cache.stage_key(stage, {p: c or "missing" for p, c in deps.items()}, values)
         entry = self.lock.get(stage.pipeline, stage.name)
         decision = Decision(RUN, [], known, values, key)
-        if self.force:
+        if self.force or stage.id in self.forced:
             decision.reasons = ["forced"]
             return decision
         if entry is None or entry.key != key:

@@ -237,3 +237,20 @@ def store_outputs(objects: ObjectStore, outputs: Outputs, extra: list[Path]) -> 
     for manifest in outputs.manifests:
         objects.put_bytes(manifest)
     return stored[len(outputs.files) :]
+
+
+def place(objects: ObjectStore, root: Path, path: str, cid: str) -> None:
+    """Write `path` (a '/' after a directory's) from the store into `root`, replacing what
+    is there: an output coming back, or an input for a stage that runs elsewhere."""
+    rel = path.rstrip("/")
+    dest = root / rel
+    if dest.is_dir() and not dest.is_symlink():
+        shutil.rmtree(dest)
+    elif os.path.lexists(dest):
+        dest.unlink()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if path.endswith("/"):
+        dest.mkdir()
+        objects.get_tree(cid, dest)
+    else:
+        objects.get_file(cid, dest)
