@@ -110,7 +110,7 @@ class Config(_Strict):
     )
     execution: ExecutionConfig = Field(
         default_factory=ExecutionConfig,
-        description="Which executor runs pipeline stages",
+        description="Which executor runs pipeline stages and sweep trials",
     )
 
     @model_validator(mode="after")
@@ -167,9 +167,10 @@ audit:
 remotes: {{}}
 default_remote: null
 
-# Where pipeline stages run: local processes, or Ray tasks
+# Where pipeline stages and sweep trials run: local processes, or Ray tasks
 # (pip install 'monoloop[ray]'). With `executor: ray` and no address (nor RAY_ADDRESS),
-# monoloop starts a local Ray. `monoloop run --executor ray` chooses it for one run.
+# monoloop starts a local Ray. `--executor ray` on `monoloop run` or `monoloop sweep`
+# chooses it for one command.
 execution:
   executor: local
   ray:

@@ -178,6 +178,18 @@ def test_remote_store_workers_fetch_inputs_and_push_outputs(
     assert train.status == "finished" and train.metrics["loss.train"] == 0.25
     assert Path(stage(on_ray, "prepare").log or "").is_file()
 
+    # A sweep's trials on Ray with the remote store: same fetch-run-store path.
+    from monoloop.pipelines.sweep import sweep
+
+    ctx = PipelineContext.light(project)
+    try:
+        found = sweep(ctx, "train", {"train.lr": [0.1, 0.2]}, executor="ray")
+    finally:
+        ctx.close()
+    assert found.ok, found.failed
+    lr = [tracking.get_run(ws, t.run_id or "").params["train"]["lr"] for t in found.trials]
+    assert lr == [0.1, 0.2] and base.calls(project) == []
+
 
 def test_resources_become_task_options_and_an_impossible_ask_fails_at_once(
     ws: Workspace, project: Path, ray_cluster: Any
@@ -238,3 +250,31 @@ def test_the_command_takes_the_executor(project: Path, capsys: pytest.CaptureFix
     assert code == 0 and json.loads(out)["ok"] is True
     code, _, err = base.cli(project, capsys, "--executor", "spark", "--force")
     assert code == 2 and "unknown executor 'spark'" in err
+
+
+def test_a_sweep_on_ray_gives_the_trials_a_local_sweep_gives(ws: Workspace, project: Path) -> None:
+    from monoloop.pipelines.sweep import sweep
+
+    def trials(executor: str) -> list[tuple[Any, ...]]:
+        ctx = PipelineContext.light(project)
+        try:
+            found = sweep(
+                ctx,
+                "train",
+                {"train.lr": [0.1, 0.2]},
+                metric="acc",
+                maximize=True,
+                executor=executor,
+            )
+        finally:
+            ctx.close()
+        assert found.ok and found.executor == executor and found.best is found.trials[0]
+        return [
+            (t.params, t.metrics, tracking.get_run(ws, t.run_id or "").outputs)
+            for t in found.trials
+        ]
+
+    local = trials("local")
+    assert local[0][2] != local[1][2]  # the model's config names lr
+    assert trials("ray") == local
+    assert not (project / "out").exists() and not (project / "monoloop.lock").exists()

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from monoloop import __version__
-from monoloop.cli import audit, config, data, demo, init, runs, store, validate
+from monoloop.cli import audit, config, data, demo, init, runs, store, sweep, validate
 from monoloop.cli import run as run_cmd
 from monoloop.cli.context import CliContext
 from monoloop.cli.output import Output
@@ -58,6 +58,7 @@ app.add_typer(validate.app, name="validate")
 app.add_typer(audit.app, name="audit")
 app.add_typer(runs.app, name="runs")
 app.command("run")(run_cmd.run)
+app.command("sweep")(sweep.sweep)
 app.command("demo")(demo.demo)
 
 
