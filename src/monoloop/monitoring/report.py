@@ -24,7 +24,7 @@ class DriftConfig:
       for numeric columns, chi-square for categorical ones, a two-proportion z-test for
       the missing rate). On small windows this keeps noise from firing.
     - large: the statistic reaches its threshold. On large windows a test rejects on
-      differences nobody cares about (at 1M rows KS rejects a 0.005 sd shift); the
+      differences nobody cares about (at 1M rows KS rejects a 0.01 sd shift); the
       thresholds keep those quiet.
 
     A threshold of None turns that statistic off. The data set drifts when the share of
