@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/data.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/tracking.py
+	$(BIN)/python bench/drift.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -18,9 +18,10 @@
 Capabilities add leaves next to their code, each under one of these branches:
 data.pointer.PointerError (UserError), data.transfer.TransferError (UserError),
 validation: ContractError (UserError, HTTP 422), DataReadError (InvalidInput),
-PiiKeyMissing (ConfigError), ValidationFailed (MonoloopError, exit 1),
+PiiKeyMissing (ConfigError), ValidationFailed (MonoloopError, exit 1);
 pipelines: PipelineError (ConfigError), ExecutorUnavailable (UserError),
-StageFailed (MonoloopError, exit 1).
+StageFailed (MonoloopError, exit 1);
+monitoring: ProfileError (UserError), WindowError (InvalidInput).
 
 The CLI and the HTTP server translate these in exactly one place each; nothing
 else catches them. Anything that is not a MonoloopError is a bug (exit 1, HTTP 500).
