@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from monoloop import data, errors, validation
+    from monoloop.registry.sdk import load_model, register_model
     from monoloop.tracking.sdk import (
         RunHandle,
         active_run,
@@ -38,20 +39,27 @@ __all__ = [
     "data",
     "errors",
     "flush",
+    "load_model",
     "log_metric",
     "log_metrics",
     "log_param",
     "log_params",
+    "register_model",
     "set_tags",
     "start_run",
     "validation",
 ]
 
 _MODULES = frozenset({"data", "errors", "validation"})
-_SDK = frozenset(__all__) - _MODULES - {"__version__"}
+_REGISTRY = frozenset({"load_model", "register_model"})
+_SDK = frozenset(__all__) - _MODULES - _REGISTRY - {"__version__"}
 
 
 def __getattr__(name: str) -> Any:
+    if name in _REGISTRY:
+        from monoloop.registry import sdk as registry_sdk
+
+        return getattr(registry_sdk, name)
     if name in _SDK:
         from monoloop.tracking import sdk
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from monoloop.errors import ConfigError
 from monoloop.pipelines.spec import Pipeline
+from monoloop.registry.spec import ModelSpec, RegistryConfig
 from monoloop.root import CONFIG_FILE
 from monoloop.validation.contract import Contract
 from monoloop.yamlkeys import key_lines
@@ -111,6 +112,12 @@ class Config(_Strict):
     execution: ExecutionConfig = Field(
         default_factory=ExecutionConfig,
         description="Which executor runs pipeline stages and sweep trials",
+    )
+    registry: RegistryConfig = Field(
+        default_factory=RegistryConfig, description="Model registry settings (docs/registry.md)"
+    )
+    models: dict[str, ModelSpec] = Field(
+        default_factory=dict, description="Registered models' gates by name (docs/registry.md)"
     )
 
     @model_validator(mode="after")

@@ -9,6 +9,7 @@
     │   ├── NotFound               an object, event or record does not exist (HTTP 404)
     │   │   └── ObjectNotFound
     │   ├── Conflict               the state changed under us / already exists (HTTP 409)
+    │   ├── Forbidden              the actor lacks the permission this needs  (HTTP 403)
     │   └── ConnectionFailed       a database or store URL cannot be reached  (HTTP 503)
     ├── IntegrityError             exit 1: stored bytes or records do not match their hashes
     │   ├── CorruptObject          an object's bytes do not match its id
@@ -21,7 +22,9 @@ validation: ContractError (UserError, HTTP 422), DataReadError (InvalidInput),
 PiiKeyMissing (ConfigError), ValidationFailed (MonoloopError, exit 1);
 pipelines: PipelineError (ConfigError), ExecutorUnavailable (UserError),
 StageFailed (MonoloopError, exit 1);
-monitoring: ProfileError (UserError), WindowError (InvalidInput).
+monitoring: ProfileError (UserError), WindowError (InvalidInput);
+registry: RuleError and SignatureMismatch (InvalidInput), UnsafeModel (InvalidInput,
+HTTP 403), GatesFailed (MonoloopError, exit 1, HTTP 409).
 
 The CLI and the HTTP server translate these in exactly one place each; nothing
 else catches them. Anything that is not a MonoloopError is a bug (exit 1, HTTP 500).
@@ -87,6 +90,12 @@ class Conflict(UserError):
     """The request conflicts with the current state."""
 
     http_status = 409
+
+
+class Forbidden(UserError):
+    """The actor lacks the permission this action needs."""
+
+    http_status = 403
 
 
 class ConnectionFailed(UserError):

@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from monoloop import __version__
-from monoloop.cli import audit, config, data, demo, init, runs, store, sweep, validate
+from monoloop.cli import audit, ci, config, data, demo, init, models, runs, store, sweep, validate
+from monoloop.cli import check as check_cmd
 from monoloop.cli import run as run_cmd
 from monoloop.cli.context import CliContext
 from monoloop.cli.output import Output
@@ -59,6 +60,9 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(runs.app, name="runs")
 app.command("run")(run_cmd.run)
 app.command("sweep")(sweep.sweep)
+app.add_typer(models.app, name="models")
+app.command("check")(check_cmd.check)
+app.add_typer(ci.app, name="ci")
 app.command("demo")(demo.demo)
 
 

@@ -59,6 +59,7 @@ __all__ = [
     "log_metrics",
     "log_params",
     "metric_history",
+    "producers",
     "resolve_run_id",
     "search_runs",
     "set_tags",
@@ -331,6 +332,23 @@ def search_runs(
 
     with ws.db.read() as conn:
         ids = search_ids(conn, where=where, order_by=order_by, limit=limit, offset=offset)
+        return load_runs(conn, ids)
+
+
+def producers(ws: Workspace, object_ids: Sequence[str]) -> list[Run]:
+    """Runs that wrote any of these objects as an output, newest first: lineage upstream."""
+    if not object_ids:
+        return []
+    with ws.db.read() as conn:
+        ids = list(
+            conn.execute(
+                select(run_io.c.run_id)
+                .join(runs, runs.c.id == run_io.c.run_id)
+                .where(run_io.c.direction == "out", run_io.c.object_id.in_(list(object_ids)))
+                .group_by(run_io.c.run_id, runs.c.start_time)
+                .order_by(runs.c.start_time.desc())
+            ).scalars()
+        )
         return load_runs(conn, ids)
 
 

@@ -1,0 +1,1 @@
+"""CI integration: pipeline definitions for GitLab CI and GitHub Actions."""

@@ -1,0 +1,69 @@
+"""The one way a registered model is loaded: SDK, serving, batch scoring and gates all call
+`load_version`. It reads only from monoloop's store, checks the bytes against the version's
+content id, and refuses pickle-family formats unless that version was marked trusted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd  # type: ignore[import-untyped]
+
+from monoloop.errors import InvalidInput
+from monoloop.registry import formats
+from monoloop.registry.model import ModelRef, ModelVersion
+from monoloop.registry.service import verify_bytes
+from monoloop.registry.versions import get_version
+from monoloop.workspace import Workspace
+
+
+class Predictor:
+    """A loaded model version: `predict(df)` and, where the model has it, `predict_proba(df)`.
+
+    Input is checked against the version's signature first: a missing or mistyped column
+    is a SignatureMismatch naming it and the expected type."""
+
+    def __init__(self, version: ModelVersion, model: Any) -> None:
+        self.version = version
+        self.model = model
+
+    def __repr__(self) -> str:
+        return f"<Predictor {self.version.ref} ({self.version.format})>"
+
+    def features(self, frame: pd.DataFrame) -> pd.DataFrame:
+        if self.version.signature is None:
+            return frame
+        return self.version.signature.check(frame)
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.asarray(self.model.predict(self.features(frame)))
+
+    @property
+    def has_proba(self) -> bool:
+        if self.version.format == "onnx":
+            return bool(getattr(self.model, "_proba", None))
+        return callable(getattr(self.model, "predict_proba", None))
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        if not self.has_proba:
+            raise InvalidInput(
+                f"{self.version.ref} gives no probabilities", hint="call predict() instead"
+            )
+        return np.asarray(self.model.predict_proba(self.features(frame)))
+
+
+def load_version(ws: Workspace, mv: ModelVersion) -> Predictor:
+    data = ws.objects.get(mv.object_id)
+    verify_bytes(data, mv.object_id)
+    if mv.format in formats.PICKLE_FAMILY and not mv.trusted:
+        raise formats.UnsafeModel(
+            f"{mv.ref} is a {mv.format} file and is not marked trusted: loading it would run "
+            "arbitrary code",
+            hint=f"if you vouch for it: monoloop models trust {mv.model} {mv.version} --reason ...",
+        )
+    return Predictor(mv, formats.load(data, mv.format, trusted=mv.trusted))
+
+
+def load_model(ws: Workspace, ref: str | ModelRef) -> Predictor:
+    """`load_model(ws, "churn@champion")`, `"churn:3"` or `"churn"` (the latest)."""
+    return load_version(ws, get_version(ws, ref))
