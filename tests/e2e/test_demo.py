@@ -24,8 +24,23 @@ def test_demo_in_a_given_dir_keeps_the_project(
     target = tmp_path / "demo"
     assert run(["demo", "--dir", str(target), "-q"]) == 0
     capsys.readouterr()
-    assert (target / "churn" / "monoloop.yaml").is_file()
-    assert run(["-C", str(target / "churn"), "audit", "verify"]) == 0
+    repo = target / "churn"
+    assert (repo / "monoloop.yaml").is_file()
+    assert run(["-C", str(repo), "audit", "verify"]) == 0
+    # The outcomes, read from the registry and the ledger rather than from printed text.
+    from monoloop.audit.service import EventFilter, log
+    from monoloop.registry.versions import get_version, list_versions
+    from monoloop.workspace import open_workspace
+
+    with open_workspace(repo) as ws:
+        champion = get_version(ws, "churn@champion")
+        assert champion.version == 1 and champion.run_id is not None
+        assert [v.version for v in list_versions(ws, "churn")] == [1, 2]
+        checks = {e.subject: e.payload["passed"] for e in log(ws, EventFilter(kind="model.check"))}
+        assert checks == {"churn:1": True, "churn:2": False}
+        promotions = log(ws, EventFilter(kind="model.promote"))
+        assert [(e.subject, e.payload["version"]) for e in promotions] == [("churn@champion", 1)]
+    assert "Model card: churn version 1" in (repo / "reports" / "churn-model-card.md").read_text()
 
 
 def test_demo_refuses_a_non_empty_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

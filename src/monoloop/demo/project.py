@@ -1,7 +1,7 @@
-"""The demo project's code: a prepare / train / evaluate pipeline in plain Python.
+"""The demo project's code: a prepare / train / evaluate pipeline with scikit-learn.
 
 Written into the demo repository as files, so the pipeline runs them as any user's
-stages would. NumPy only: the demo needs no ML framework.
+stages would. The train stage registers its model through the SDK, inside its run.
 """
 
 from __future__ import annotations
@@ -10,60 +10,91 @@ from pathlib import Path
 
 PREPARE = '''\
 """Features from the raw customers table, and a train/test split."""
-import csv, json, random, sys
+import sys
 
+import pandas as pd
 import yaml
 
 params = yaml.safe_load(open("params.yaml"))["prepare"]
-rng = random.Random(params["seed"])
-plans = {"basic": 0.0, "plus": 0.5, "pro": 1.0}
-rows = list(csv.DictReader(open("data/customers.csv")))
-features = [
-    [int(r["tenure_months"]) / 72, float(r["monthly_charges"]) / 120,
-     int(r["support_tickets"]) / 12, plans[r["plan"]], int(r["churned"])]
-    for r in rows
-]
-rng.shuffle(features)
-cut = int(len(features) * (1 - params["test_share"]))
-json.dump({"train": features[:cut], "test": features[cut:]}, open("data/features.json", "w"))
-print(f"{len(rows)} customers -> {cut} train, {len(features) - cut} test", file=sys.stderr)
+FEATURES = ["tenure_months", "monthly_charges", "support_tickets", "plan", "region"]
+rows = pd.read_csv("data/customers.csv")[FEATURES + ["churned"]]
+test = rows.sample(frac=params["test_share"], random_state=params["seed"])
+train = rows.drop(test.index)
+train.to_parquet("data/train.parquet", index=False)
+test.to_parquet("data/test.parquet", index=False)
+print(f"{len(rows)} customers -> {len(train)} train, {len(test)} test", file=sys.stderr)
 '''
 
 TRAIN = '''\
-"""Logistic regression by gradient descent; every epoch's loss goes to the run."""
+"""Logistic regression by stochastic gradient descent, registered in the model registry.
+
+Every epoch's loss goes to this stage's run; the model, its holdout metrics, feature
+importance and the reference profile of the training data go to the registry.
+"""
 import json
 
 import numpy as np
+import pandas as pd
 import yaml
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import SGDClassifier
+from sklearn.metrics import log_loss
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import monoloop
 
 params = yaml.safe_load(open("params.yaml"))["train"]
-data = np.array(json.load(open("data/features.json"))["train"])
-x, y = np.c_[data[:, :-1], np.ones(len(data))], data[:, -1]
-w = np.zeros(x.shape[1])
+train = pd.read_parquet("data/train.parquet")
+test = pd.read_parquet("data/test.parquet")
+features, y = train.drop(columns=["churned"]), train["churned"].to_numpy()
+prep = ColumnTransformer([
+    ("num", StandardScaler(), ["tenure_months", "monthly_charges", "support_tickets"]),
+    ("cat", OneHotEncoder(handle_unknown="ignore"), ["plan", "region"]),
+]).fit(features)
+x = prep.transform(features)
+clf = SGDClassifier(loss="log_loss", alpha=params["alpha"], learning_rate="constant",
+                    eta0=params["lr"], class_weight={0: 1.0, 1: 2.0}, random_state=0)
+rng = np.random.default_rng(0)
 with monoloop.start_run() as run:  # attaches to this stage's run
     for epoch in range(params["epochs"]):
-        p = 1 / (1 + np.exp(-x @ w))
-        w -= params["lr"] * x.T @ (p - y) / len(y)
-        loss = float(-np.mean(y * np.log(p + 1e-9) + (1 - y) * np.log(1 - p + 1e-9)))
-        run.log_metric("train.loss", loss, step=epoch)
-json.dump({"weights": w.tolist()}, open("models/model.json", "w"))
+        order = rng.permutation(len(y))
+        clf.partial_fit(x[order], y[order], classes=[0, 1])
+        run.log_metric("train.loss", float(log_loss(y, clf.predict_proba(x))), step=epoch)
+    model = Pipeline([("prep", prep), ("clf", clf)])
+    version = monoloop.register_model(
+        "churn", model,
+        sample_input=features.head(200), reference=features,
+        holdout=test, target="churned",
+        card={
+            "intended_use": "rank customers for retention offers; not for pricing",
+            "owner": "demo@monoloop.local",
+            "limitations": "synthetic data; region and plan only as coarse categories",
+        },
+    )
+json.dump({"model": version.model, "version": version.version}, open("models/churn.json", "w"))
 '''
 
 EVALUATE = '''\
-"""Accuracy and recall of the churn class on the held-out customers."""
+"""Accuracy, recall and AUC on the held-out customers, from the registered model."""
 import json
 
-import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
 
-data = np.array(json.load(open("data/features.json"))["test"])
-w = np.array(json.load(open("models/model.json"))["weights"])
-x, y = np.c_[data[:, :-1], np.ones(len(data))], data[:, -1]
-predicted = (1 / (1 + np.exp(-x @ w))) >= 0.3
-accuracy = float(np.mean(predicted == y))
-recall = float(np.sum(predicted & (y == 1)) / max(1, np.sum(y == 1)))
-json.dump({"accuracy": round(accuracy, 4), "recall": round(recall, 4)}, open("metrics.json", "w"))
+import monoloop
+
+test = pd.read_parquet("data/test.parquet")
+registered = json.load(open("models/churn.json"))  # what the train stage registered
+model = monoloop.load_model(f"{registered['model']}:{registered['version']}")
+proba = model.predict_proba(test)[:, 1]
+predicted = model.predict(test)
+y = test["churned"].to_numpy()
+accuracy = float((predicted == y).mean())
+recall = float(((predicted == 1) & (y == 1)).sum() / max(1, (y == 1).sum()))
+metrics = {"accuracy": round(accuracy, 4), "recall": round(recall, 4),
+           "auc": round(float(roc_auc_score(y, proba)), 4)}
+json.dump(metrics, open("metrics.json", "w"))
 '''
 
 PARAMS = """\
@@ -71,7 +102,8 @@ prepare:
   seed: 7
   test_share: 0.25
 train:
-  lr: 0.5
+  lr: 0.0005
+  alpha: 0.0001
   epochs: 60
 """
 
@@ -84,16 +116,27 @@ pipelines:
         cmd: python src/prepare.py
         deps: [data/customers.csv, src/prepare.py]
         params: [prepare]
-        outs: [data/features.json]
+        outs: [data/train.parquet, data/test.parquet]
       train:
         cmd: python src/train.py
-        deps: [data/features.json, src/train.py]
+        deps: [data/train.parquet, data/test.parquet, src/train.py]
         params: [train]
-        outs: [models/model.json]
+        outs: [models/churn.json]
       evaluate:
         cmd: python src/evaluate.py
-        deps: [data/features.json, models/model.json, src/evaluate.py]
+        deps: [data/test.parquet, models/churn.json, src/evaluate.py]
         metrics: [metrics.json]
+
+models:
+  churn:
+    description: who is about to cancel their subscription
+    gates:
+      - metric: "accuracy >= 0.6"
+      - metric: "auc >= champion.auc - 0.01"
+      - slice: region
+        rule: "accuracy >= 0.5"
+      - latency_p99_ms: 50
+      - card_fields: [intended_use, owner]
 """
 
 
