@@ -22,6 +22,7 @@ from monoloop.errors import ConfigError
 from monoloop.pipelines.spec import Pipeline
 from monoloop.registry.spec import ModelSpec, RegistryConfig
 from monoloop.root import CONFIG_FILE
+from monoloop.serving.spec import DeploymentSpec
 from monoloop.validation.contract import Contract
 from monoloop.yamlkeys import key_lines
 
@@ -118,6 +119,9 @@ class Config(_Strict):
     )
     models: dict[str, ModelSpec] = Field(
         default_factory=dict, description="Registered models' gates by name (docs/registry.md)"
+    )
+    deployments: dict[str, DeploymentSpec] = Field(
+        default_factory=dict, description="HTTP endpoints serving NAME@ALIAS (docs/serving.md)"
     )
 
     @model_validator(mode="after")

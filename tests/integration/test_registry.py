@@ -485,3 +485,25 @@ def test_lineage_follows_data_runs_commit_and_aliases(ws: Workspace, trained: Tr
     assert "model.register" in event_kinds and "model.alias" in event_kinds
     assert event_kinds.count("run.start") == 2
     assert json.loads(json.dumps(found.to_dict()))["version"] == 1
+
+
+def test_lineage_names_the_deployments_serving_a_version(
+    ws: Workspace, trained: Trained, reconfigure: Callable[[dict[str, Any]], Workspace]
+) -> None:
+    ws = reconfigure(
+        {
+            "deployments": {
+                "api": {
+                    "model": "churn@champion",
+                    "canary": {"model": "churn@challenger", "traffic": 0.2},
+                },
+                "batch": {"model": "churn@challenger"},
+            }
+        }
+    )
+    register(ws, trained)
+    register(ws, trained)
+    aliases.set_alias(ws, "churn", "champion", 1)
+    aliases.set_alias(ws, "churn", "challenger", 2)
+    assert lineage(ws, "churn:1").deployments == ["api (primary)"]
+    assert lineage(ws, "churn:2").deployments == ["api (canary)", "batch (primary)"]

@@ -89,16 +89,11 @@ def lineage(ws: Workspace, ref: str | ModelRef) -> Lineage:
 
 
 def _deployments(ws: Workspace, mv: ModelVersion) -> list[str]:
-    served = getattr(ws.config, "deployments", None) or {}
+    """Deployments serving this version now, through one of its aliases, with the role."""
+    held = {f"{mv.model}@{a}" for a in mv.aliases}
     found = []
-    for name, spec in served.items():
-        refs = [getattr(spec, "model", None)]
-        canary = getattr(spec, "canary", None)
-        if canary is not None:
-            refs.append(getattr(canary, "model", None))
-        refs.append(getattr(spec, "shadow", None))
-        if any(r in {f"{mv.model}@{a}" for a in mv.aliases} for r in refs if r):
-            found.append(name)
+    for name, spec in ws.config.deployments.items():
+        found += [f"{name} ({role})" for role, ref in spec.refs() if ref in held]
     return sorted(found)
 
 

@@ -1,0 +1,1 @@
+"""Serving: registered models as HTTP services that follow the registry's aliases."""
