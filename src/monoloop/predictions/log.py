@@ -15,7 +15,8 @@ A logged prediction is one row:
 
 `append` splits a batch by UTC hour and writes one Parquet object per hour plus its index
 row, in one transaction; objects are content-addressed, so a retried append of the same
-batch stores and indexes nothing twice. `read` returns a window: the last N predictions, or a time span.
+batch stores and indexes nothing twice. `read` returns a window: the last N predictions,
+or a time span.
 """
 
 from __future__ import annotations
