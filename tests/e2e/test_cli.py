@@ -216,3 +216,12 @@ def test_console_script_runs(repo: Path) -> None:
         [str(BIN), "-C", str(repo.parent), "audit", "log"], capture_output=True, text=True, env=env
     )
     assert proc.returncode == 2 and "error:" in proc.stderr
+
+
+def test_cli_reference_is_current() -> None:
+    from monoloop.cli.reference import render
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
+    assert doc.read_text(encoding="utf-8") == render(), (
+        "docs/cli.md is out of date with the CLI: run `make docs` and commit it"
+    )
