@@ -507,3 +507,53 @@ def test_lineage_names_the_deployments_serving_a_version(
     aliases.set_alias(ws, "churn", "challenger", 2)
     assert lineage(ws, "churn:1").deployments == ["api (primary)"]
     assert lineage(ws, "churn:2").deployments == ["api (canary)", "batch (primary)"]
+
+
+def test_lightgbm_native_format_round_trips(ws: Workspace, tmp_path: Path) -> None:
+    import lightgbm
+
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame(
+        {
+            "a": rng.normal(size=400),
+            "b": rng.normal(size=400),
+            "c": pd.Categorical(rng.choice(["x", "y", "z"], 400)),
+        }
+    )
+    frame["label"] = np.where(frame.a + (frame.c == "y") > 0.3, "stay", "leave")
+    features = frame[["a", "b", "c"]]
+    clf = lightgbm.LGBMClassifier(n_estimators=30, verbose=-1).fit(features, frame.label)
+    mv = service.register_model(
+        ws, "gbm", clf, sample_input=features, format="lightgbm", holdout=frame, target="label"
+    )
+    assert (mv.format, mv.task, mv.signature.classes) == ("lightgbm", "classification",
+                                                        ["leave", "stay"])  # fmt: skip
+    assert mv.metrics["accuracy"] == pytest.approx((clf.predict(features) == frame.label).mean())
+    loaded = load_model(ws, "gbm")
+    np.testing.assert_array_equal(loaded.predict(features), clf.predict(features))
+    np.testing.assert_allclose(loaded.predict_proba(features), clf.predict_proba(features))
+
+    reg = lightgbm.LGBMRegressor(n_estimators=10, verbose=-1).fit(features[["a", "b"]], frame.a)
+    path = tmp_path / "model.txt"
+    reg.booster_.save_model(str(path))
+    mv = service.register_file(ws, "gbm-reg", path, sample_input=features[["a", "b"]])
+    assert (mv.format, mv.task) == ("lightgbm", "regression")
+    np.testing.assert_allclose(
+        load_model(ws, "gbm-reg").predict(frame), reg.predict(frame[["a", "b"]])
+    )
+
+
+def test_lightgbm_takes_plain_strings_for_its_categories(ws: Workspace) -> None:
+    import lightgbm
+
+    rng = np.random.default_rng(6)
+    frame = pd.DataFrame(
+        {"a": rng.normal(size=300), "c": pd.Categorical(rng.choice(["x", "y"], 300))}
+    )
+    y = (frame.a + (frame.c == "y") > 0.5).astype(int)
+    clf = lightgbm.LGBMClassifier(n_estimators=20, verbose=-1).fit(frame, y)
+    service.register_model(ws, "gbm", clf, sample_input=frame, format="lightgbm")
+    as_json = frame.assign(c=frame.c.astype(str))  # what a JSON request or a CSV gives
+    np.testing.assert_allclose(
+        load_model(ws, "gbm").predict_proba(as_json), clf.predict_proba(frame)
+    )

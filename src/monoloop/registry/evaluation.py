@@ -14,6 +14,9 @@ REGRESSION_METRICS = ("mae", "rmse", "r2")
 def task_of(model: Any) -> str:
     from sklearn.base import is_classifier, is_regressor
 
+    known = getattr(model, "task", None)  # the adapters of portable formats say it
+    if known in ("classification", "regression"):
+        return str(known)
     if is_classifier(model) or hasattr(model, "predict_proba"):
         return "classification"
     if is_regressor(model):
@@ -67,10 +70,10 @@ def evaluate(model: Any, task: str, features: pd.DataFrame, y: Any) -> dict[str,
 
 
 def _has_proba(model: Any) -> bool:
-    try:
-        return callable(model.predict_proba)
-    except AttributeError:
-        return False
+    known = getattr(model, "has_proba", None)
+    if isinstance(known, bool):
+        return known
+    return callable(getattr(model, "predict_proba", None))
 
 
 def permutation_importance(
@@ -89,9 +92,11 @@ def permutation_importance(
     for name in features.columns:
         drops = []
         shuffled = features.copy()
-        original = features[name].to_numpy()
+        column = features[name]
         for _ in range(repeats):
-            shuffled[name] = original[rng.permutation(len(original))]
+            # .array.take keeps extension dtypes (a pandas Categorical stays one).
+            order = rng.permutation(len(column))
+            shuffled[name] = pd.Series(column.array.take(order), index=features.index)
             drops.append(baseline - float(metric(target, model.predict(shuffled))))
         rows.append(
             {"feature": str(name), "importance": float(np.mean(drops)), "std": float(np.std(drops))}

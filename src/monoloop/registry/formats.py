@@ -4,6 +4,7 @@
             objects from a schema and refuses types it does not know, and we accept only
             types from the libraries in SAFE_MODULES unless a version is marked trusted
     onnx    an ONNX graph (skl2onnx export), run with onnxruntime; never executes Python
+    lightgbm  LightGBM's own text format (LGBMClassifier, LGBMRegressor, Booster); plain data
     pickle  pickle, joblib and cloudpickle files: arbitrary code on load, so registering
             one needs trusted=True and loading it needs the version marked trusted
 
@@ -18,11 +19,10 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from monoloop.errors import InvalidInput
+from monoloop.registry.adapters import LightGBMModel, OnnxModel
 
-FORMATS = ("skops", "onnx", "pickle")
+FORMATS = ("skops", "onnx", "lightgbm", "pickle")
 PICKLE_FAMILY = ("pickle", "joblib", "cloudpickle")
 SAFE_MODULES = ("sklearn", "numpy", "scipy", "xgboost", "lightgbm", "builtins", "collections")
 _SUFFIXES = {
@@ -49,6 +49,14 @@ def dump(model: Any, fmt: str, sample: Any = None) -> bytes:
         return bytes(sio.dumps(model))
     if fmt == "onnx":
         return to_onnx(model, sample)
+    if fmt == "lightgbm":
+        booster = getattr(model, "booster_", model)
+        if not hasattr(booster, "model_to_string"):
+            raise InvalidInput(
+                f"{type(model).__name__} is not a LightGBM model",
+                hint="use format='lightgbm' for LGBMClassifier, LGBMRegressor or a Booster",
+            )
+        return str(booster.model_to_string()).encode()
     if fmt == "pickle":
         import pickle
 
@@ -100,6 +108,8 @@ def detect(data: bytes, *, name: str = "the model file") -> str:
         )
     if data[:1] == b"\x80" and len(data) > 2 and data[1] <= 5:
         return "pickle"
+    if data.startswith(b"tree\nversion="):
+        return "lightgbm"
     if _parses_as_onnx(data):
         return "onnx"
     raise InvalidInput(
@@ -159,8 +169,10 @@ def unsafe_types(types: list[str]) -> list[str]:
     return [t for t in types if t.split(".", 1)[0] not in SAFE_MODULES]
 
 
-def load(data: bytes, fmt: str, *, trusted: bool) -> Any:
-    """The model object (or an ONNX session) from verified bytes; pickles only if trusted."""
+def load(data: bytes, fmt: str, *, trusted: bool, classes: list[Any] | None = None) -> Any:
+    """The model object (or an adapter over an ONNX graph or a LightGBM booster) from
+    verified bytes; pickles only if trusted. `classes` names a LightGBM classifier's labels,
+    which its native format does not keep."""
     if fmt == "skops":
         import skops.io as sio
 
@@ -175,6 +187,8 @@ def load(data: bytes, fmt: str, *, trusted: bool) -> Any:
         return sio.loads(data, trusted=types)
     if fmt == "onnx":
         return OnnxModel(data)
+    if fmt == "lightgbm":
+        return LightGBMModel(data, classes)
     if fmt == "pickle":
         if not trusted:
             raise UnsafeModel(
@@ -186,55 +200,3 @@ def load(data: bytes, fmt: str, *, trusted: bool) -> Any:
 
         return pickle.loads(data)  # noqa: S301 - trusted by name, see the check above
     raise InvalidInput(f"unknown model format {fmt!r}", hint=f"one of {', '.join(FORMATS)}")
-
-
-class OnnxModel:
-    """An ONNX graph behind the scikit-learn predict / predict_proba interface."""
-
-    def __init__(self, data: bytes) -> None:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        self.session = ort.InferenceSession(
-            data, sess_options=options, providers=["CPUExecutionProvider"]
-        )
-        self.inputs = self.session.get_inputs()
-        outputs = [o.name for o in self.session.get_outputs()]
-        self._label = outputs[0]
-        self._proba = outputs[1] if len(outputs) > 1 else None
-
-    def _feeds(self, frame: Any) -> dict[str, np.ndarray]:
-        if len(self.inputs) == 1 and self.inputs[0].name not in getattr(frame, "columns", ()):
-            kind = self.inputs[0].type
-            values = np.asarray(frame, dtype=np.float32 if kind == "tensor(float)" else None)
-            return {self.inputs[0].name: values}
-        return {i.name: _column(frame[i.name], i.type) for i in self.inputs}
-
-    def predict(self, frame: Any) -> np.ndarray:
-        (labels,) = self.session.run([self._label], self._feeds(frame))
-        out: np.ndarray = np.asarray(labels).ravel()
-        return out
-
-    def predict_proba(self, frame: Any) -> np.ndarray:
-        if self._proba is None:
-            raise InvalidInput("this ONNX model gives no probabilities")
-        (proba,) = self.session.run([self._proba], self._feeds(frame))
-        out: np.ndarray = np.asarray(proba)
-        return out
-
-
-_ONNX_DTYPES = {
-    "tensor(double)": np.float64,
-    "tensor(float)": np.float32,
-    "tensor(int64)": np.int64,
-    "tensor(int32)": np.int32,
-    "tensor(bool)": np.bool_,
-}
-
-
-def _column(series: Any, kind: str) -> np.ndarray:
-    values = np.asarray(series)
-    if kind == "tensor(string)":
-        return values.astype(str).astype(object).reshape(-1, 1)
-    return values.astype(_ONNX_DTYPES.get(kind, np.float64)).reshape(-1, 1)

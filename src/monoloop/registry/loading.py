@@ -40,8 +40,9 @@ class Predictor:
 
     @property
     def has_proba(self) -> bool:
-        if self.version.format == "onnx":
-            return bool(getattr(self.model, "_proba", None))
+        known = getattr(self.model, "has_proba", None)  # the adapters of portable formats
+        if isinstance(known, bool):
+            return known
         return callable(getattr(self.model, "predict_proba", None))
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
@@ -61,7 +62,8 @@ def load_version(ws: Workspace, mv: ModelVersion) -> Predictor:
             "arbitrary code",
             hint=f"if you vouch for it: monoloop models trust {mv.model} {mv.version} --reason ...",
         )
-    return Predictor(mv, formats.load(data, mv.format, trusted=mv.trusted))
+    classes = mv.signature.classes if mv.signature is not None else None
+    return Predictor(mv, formats.load(data, mv.format, trusted=mv.trusted, classes=classes))
 
 
 def load_model(ws: Workspace, ref: str | ModelRef) -> Predictor:

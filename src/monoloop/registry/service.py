@@ -76,8 +76,14 @@ def register_model(
             hint="register in skops (the default) or onnx; or pass trusted=True if you must",
         )
     data = formats.dump(model, format, sample_input)
-    # Evaluate what will be served: an ONNX export is scored through onnxruntime.
-    loaded = formats.OnnxModel(data) if format == "onnx" else model
+    # Evaluate what will be served: an ONNX export through onnxruntime, a LightGBM text
+    # model through its booster.
+    classes = getattr(model, "classes_", None)
+    loaded = (
+        formats.load(data, format, trusted=False, classes=_plain_list(classes))
+        if format in ("onnx", "lightgbm")
+        else model
+    )
     flavor = f"{type(model).__module__.split('.')[0]}.{type(model).__name__}"
     return register(
         ws,
@@ -181,7 +187,7 @@ def register(
             )
     card_fields = _check_card(card)
     model = candidate.model
-    task = evaluation.task_of(model) if candidate.format != "onnx" else _onnx_task(model)
+    task = evaluation.task_of(model)
 
     signature = None
     if sample_input is not None:
@@ -357,8 +363,10 @@ def _parquet(frame: pd.DataFrame) -> bytes:
     return buf.getvalue()
 
 
-def _onnx_task(model: formats.OnnxModel) -> str:
-    return "classification" if model._proba is not None else "regression"
+def _plain_list(values: Any) -> list[Any] | None:
+    if values is None:
+        return None
+    return [v.item() if hasattr(v, "item") else v for v in list(values)]
 
 
 def verify_bytes(data: bytes, object_id: str) -> None:

@@ -1,0 +1,121 @@
+"""Adapters giving models loaded from portable formats the scikit-learn interface:
+`predict(frame)`, `predict_proba(frame)`, plus `task` and `has_proba`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from monoloop.errors import InvalidInput
+
+
+class OnnxModel:
+    """An ONNX graph behind the scikit-learn predict / predict_proba interface."""
+
+    def __init__(self, data: bytes) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(
+            data, sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        self.inputs = self.session.get_inputs()
+        outputs = [o.name for o in self.session.get_outputs()]
+        self._label = outputs[0]
+        self._proba = outputs[1] if len(outputs) > 1 else None
+        self.task = "classification" if self._proba is not None else "regression"
+        self.has_proba = self._proba is not None
+
+    def _feeds(self, frame: Any) -> dict[str, np.ndarray]:
+        if len(self.inputs) == 1 and self.inputs[0].name not in getattr(frame, "columns", ()):
+            kind = self.inputs[0].type
+            values = np.asarray(frame, dtype=np.float32 if kind == "tensor(float)" else None)
+            return {self.inputs[0].name: values}
+        return {i.name: _column(frame[i.name], i.type) for i in self.inputs}
+
+    def predict(self, frame: Any) -> np.ndarray:
+        (labels,) = self.session.run([self._label], self._feeds(frame))
+        out: np.ndarray = np.asarray(labels).ravel()
+        return out
+
+    def predict_proba(self, frame: Any) -> np.ndarray:
+        if self._proba is None:
+            raise InvalidInput("this ONNX model gives no probabilities")
+        (proba,) = self.session.run([self._proba], self._feeds(frame))
+        out: np.ndarray = np.asarray(proba)
+        return out
+
+
+_ONNX_DTYPES = {
+    "tensor(double)": np.float64,
+    "tensor(float)": np.float32,
+    "tensor(int64)": np.int64,
+    "tensor(int32)": np.int32,
+    "tensor(bool)": np.bool_,
+}
+
+
+def _column(series: Any, kind: str) -> np.ndarray:
+    values = np.asarray(series)
+    if kind == "tensor(string)":
+        return values.astype(str).astype(object).reshape(-1, 1)
+    return values.astype(_ONNX_DTYPES.get(kind, np.float64)).reshape(-1, 1)
+
+
+class LightGBMModel:
+    """A LightGBM booster from its text format. Its classifier labels are not in that
+    format: they come from the version's signature (0..k-1 when unknown)."""
+
+    def __init__(self, data: bytes, classes: list[Any] | None = None) -> None:
+        import lightgbm
+
+        self.booster = lightgbm.Booster(model_str=data.decode())
+        objective = str(self.booster.dump_model().get("objective", ""))
+        self.classes: np.ndarray | None = None
+        if objective.startswith(("binary", "multiclass", "multiclassova", "cross_entropy")):
+            count = max(2, int(self.booster.num_model_per_iteration()))
+            known = classes if classes and len(classes) == count else list(range(count))
+            self.classes = np.asarray(known)
+        self.task = "regression" if self.classes is None else "classification"
+        self.has_proba = self.classes is not None
+        self.classes_ = self.classes
+
+    def _frame(self, frame: Any) -> Any:
+        """Text columns as the categoricals the booster was trained on (JSON and CSV input
+        arrive as plain strings; LightGBM wants the training categories, in order)."""
+        import pandas as pd  # type: ignore[import-untyped]
+
+        known = getattr(self.booster, "pandas_categorical", None) or []
+        if not isinstance(frame, pd.DataFrame) or not known:
+            return frame
+        text = [
+            c
+            for c in frame.columns
+            if isinstance(frame[c].dtype, pd.CategoricalDtype)
+            or pd.api.types.is_object_dtype(frame[c])
+            or pd.api.types.is_string_dtype(frame[c])
+        ]
+        if len(text) != len(known):
+            return frame
+        return frame.assign(
+            **{
+                c: pd.Categorical(frame[c].astype(object), categories=cats)
+                for c, cats in zip(text, known, strict=True)
+            }
+        )
+
+    def predict_proba(self, frame: Any) -> np.ndarray:
+        if self.classes is None:
+            raise InvalidInput("this LightGBM model is a regressor: it gives no probabilities")
+        raw = np.asarray(self.booster.predict(self._frame(frame)))
+        out: np.ndarray = np.column_stack([1 - raw, raw]) if raw.ndim == 1 else raw
+        return out
+
+    def predict(self, frame: Any) -> np.ndarray:
+        if self.classes is None:
+            out: np.ndarray = np.asarray(self.booster.predict(self._frame(frame)))
+            return out
+        labels: np.ndarray = self.classes[np.argmax(self.predict_proba(frame), axis=1)]
+        return labels
