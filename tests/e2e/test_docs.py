@@ -43,3 +43,15 @@ def test_getting_started_guide_runs(tmp_path: Path) -> None:
     with open_workspace(repo, env={}) as ws:
         assert get_version(ws, "churn@champion").version == 1
         assert verify(ws).ok
+
+
+def test_links_between_docs_resolve() -> None:
+    root = DOCS.parent
+    broken = []
+    for page in [root / "README.md", *sorted(DOCS.glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text(encoding="utf-8")):
+            if "://" in target or target.startswith("mailto:"):
+                continue
+            if not (page.parent / target).exists():
+                broken.append(f"{page.relative_to(root)} -> {target}")
+    assert not broken, "broken links: " + ", ".join(broken)

@@ -319,3 +319,29 @@ def test_gc_keeps_what_runs_refer_to(ws: Workspace) -> None:
     done = service.gc(ws, grace_seconds=0)
     assert done.removed == [stray]
     assert ws.objects.exists(artifact)
+
+
+def test_gc_keeps_model_versions_and_the_prediction_log(ws: Workspace) -> None:
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    from monoloop.data import service
+    from monoloop.predictions import log
+    from monoloop.registry.service import register_model
+
+    frame = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0], "y": [0, 0, 1, 1]})
+    model = LogisticRegression().fit(frame[["x"]], frame.y)
+    mv = register_model(ws, "m", model, sample_input=frame[["x"]], holdout=frame, target="y")
+    logged = log.append(
+        ws,
+        "api",
+        pd.DataFrame(
+            {"request_id": ["r1"], "time": [1.7e9], "deployment": ["api"], "model": ["m"],
+             "version": [1], "role": ["primary"], "latency_ms": [1.0], "in.x": [1.0]}
+        ),
+    )  # fmt: skip
+    stray = ws.objects.put_bytes(b"nobody")
+    done = service.gc(ws, grace_seconds=0)
+    assert done.removed == [stray]
+    for oid in [mv.object_id, mv.card_id, mv.profile_id, mv.holdout_id, *logged]:
+        assert oid is not None and ws.objects.exists(oid)

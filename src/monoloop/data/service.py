@@ -79,9 +79,8 @@ def gc(
     dry_run: bool = False,
     grace_seconds: int = gc_mod.GRACE_SECONDS,
 ) -> gc_mod.GcResult:
-    from monoloop.tracking.references import referenced_objects
-
-    # Runs refer to logs and artifacts that no pointer or lock file names.
+    # Runs, model versions and the prediction log refer to objects that no pointer or lock
+    # file names.
     keep = referenced_objects(ws)
     with context(ws) as ctx:
         result = gc_mod.gc(
@@ -104,6 +103,20 @@ def gc(
                 },
             )
     return result
+
+
+def referenced_objects(ws: Workspace) -> set[str]:
+    """Every object a capability's records refer to: each capability that keeps object ids
+    in the DB says which in its `references.py` (`referenced_objects(ws)`)."""
+    import importlib
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parent.parent
+    keep: set[str] = set()
+    for found in sorted(package.glob("*/references.py")):
+        module = importlib.import_module(f"monoloop.{found.parent.name}.references")
+        keep |= module.referenced_objects(ws)
+    return keep
 
 
 def _summary(result: sync.SyncResult) -> dict[str, object]:
