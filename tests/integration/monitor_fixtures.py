@@ -11,7 +11,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tests.integration.registry_fixtures import FEATURES, churn_frame
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from tests.integration.registry_fixtures import FEATURES, Trained, churn_frame
 
 from monoloop.predictions import log
 from monoloop.registry.loading import load_model
@@ -81,3 +85,17 @@ def serve(
 
 def clean_frame(rows: int, *, seed: int) -> pd.DataFrame:
     return churn_frame(rows, seed=seed)
+
+
+def fit_on(train: pd.DataFrame, test: pd.DataFrame) -> Trained:
+    """The registry fixtures' model, trained on the given rows."""
+    model = make_pipeline(
+        ColumnTransformer(
+            [
+                ("num", StandardScaler(), ["tenure", "calls"]),
+                ("cat", OneHotEncoder(handle_unknown="ignore"), ["region"]),
+            ]
+        ),
+        LogisticRegression(max_iter=500),
+    ).fit(train[FEATURES], train["churned"])
+    return Trained(model, train, test)
