@@ -164,3 +164,18 @@ def test_importance_fires_when_the_top_features_change() -> None:
         OnlyA(), "classification", rows.head(50), spec, registered
     ).verdict == ("skipped")
     assert checks.importance(OnlyA(), "classification", rows, spec, None).verdict == "error"
+
+
+def test_distributions_count_the_window_on_the_reference_buckets() -> None:
+    from monoloop.monitoring.drift import distribution
+
+    profile = build_profile(reference())
+    current = reference(500, seed=4)
+    current.loc[:9, "plan"] = "enterprise"
+    plan = distribution(profile, current, "plan")
+    assert plan.labels == ["basic", "pro", "(other)", "(unseen)"]
+    assert sum(plan.current) == 500 and plan.current[-1] == 10
+    age = distribution(profile, current, "age")
+    assert len(age.labels) == len(age.reference) == len(age.current) == 10
+    assert age.labels[0].startswith("<= ") and age.labels[-1].startswith("> ")
+    assert sum(age.reference) == 2000 and sum(age.current) == 500

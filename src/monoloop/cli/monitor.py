@@ -154,3 +154,33 @@ def labels(
             + (f", {found.skipped} rows without a label skipped" if found.skipped else "")
         ),
     )
+
+
+@app.command("report")
+def report(
+    ctx: typer.Context,
+    deployment: Annotated[str, DEPLOYMENT],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The HTML file to write.")] = Path(
+        "report.html"
+    ),
+    png: Annotated[
+        Path | None,
+        typer.Option("--png", help="Also write each chart as DIR/CHART.png (needs Pillow)."),
+    ] = None,
+    json: Annotated[bool, JSON_OPTION] = False,
+) -> None:
+    """A self-contained HTML report: distributions, drift and decay over time, importances."""
+    from monoloop.monitoring.report_html import write_report
+
+    c = cli(ctx, json=json)
+    target = output if output.is_absolute() else c.cwd / output
+    charts = None if png is None else png if png.is_absolute() else c.cwd / png
+    with c.workspace() as ws:
+        written = write_report(ws, deployment, target, png=charts)
+    c.output.result(
+        written,
+        lambda con: con.print(
+            f"wrote {written['html']} ({len(written['charts'])} charts)"
+            + (f" and {len(written['png'])} PNG files" if written["png"] else "")
+        ),
+    )

@@ -73,6 +73,7 @@ def drift(
     stats = {
         "dataset_drift": report.dataset_drift,
         "drifted_share": report.drifted_share,
+        "share": spec.share,
         "drifted": report.drifted,
         "columns": {c.column: _column(c.to_dict()) for c in report.columns},
         "prediction": _column(predicted.to_dict()) if predicted is not None else None,
