@@ -48,7 +48,7 @@ class Explanation:
         live = self.live.get("importance") if self.live else None
         live_by = {str(r["feature"]): float(r["importance"]) for r in live or []}
         heads = [f"v{v}" for v in self.versions] + (["live"] if live_by else [])
-        width = max(len(f) for f in self.features)
+        width = max(len(f) for f in [*self.features, "feature"])
         out: list[tuple[str, str | None]] = [
             (f"{'feature':<{width}}  " + "  ".join(f"{h:>8}" for h in heads), "dim")
         ]
