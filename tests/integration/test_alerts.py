@@ -74,7 +74,8 @@ def test_retries_with_exponential_backoff_until_the_receiver_answers(
         delivery = notify(spec, BODY, sleep=waits.append)
     assert delivery.status == "sent" and delivery.attempts == 4
     assert waits == [0.5, 1.0, 2.0]
-    assert receiver.bodies == [BODY] * 4
+    text = "[monoloop] churn-api drift (result 7): DRIFT: 2/3 columns drifted"
+    assert receiver.bodies == [{"text": text, **BODY}] * 4
     assert receiver.headers[0]["Content-Type"] == "application/json"
     [line] = [r.getMessage() for r in caplog.records]
     assert line.startswith("ALERT churn-api drift (result 7): DRIFT: 2/3 columns drifted")

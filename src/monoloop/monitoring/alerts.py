@@ -64,7 +64,11 @@ def notify(
     env: Mapping[str, str] | None = None,
     transport: Any = None,
 ) -> Delivery:
-    """Deliver one alert; never raises for a failed delivery (the result records it)."""
+    """Deliver one alert; never raises for a failed delivery (the result records it).
+
+    The body gets a `text` line unless it has one: chat webhooks (Slack, Mattermost)
+    show that field and refuse a body without it."""
+    body = {"text": f"[monoloop] {_headline(body)}", **body}
     url = webhook_url(spec, env)
     if spec is not None and spec.webhook_env is not None and url is None:
         delivery = Delivery(LOGGED, error=f"${spec.webhook_env} is not set: no webhook called")
@@ -123,15 +127,19 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else "no detail"
 
 
-def _log_line(body: dict[str, Any], delivery: Delivery) -> None:
+def _headline(body: dict[str, Any]) -> str:
     where = " ".join(
         str(body[k]) for k in ("deployment", "monitor", "policy", "state") if body.get(k)
     )
     result = f" (result {body['result_id']})" if body.get("result_id") is not None else ""
+    return f"{where}{result}: {body.get('summary', '')}"
+
+
+def _log_line(body: dict[str, Any], delivery: Delivery) -> None:
     outcome = {
         SENT: f"webhook {delivery.target} answered (attempt {delivery.attempts})",
         FAILED: f"webhook {delivery.target} FAILED after {delivery.attempts} attempt(s): "
         f"{delivery.error}",
         LOGGED: delivery.error or "no webhook configured",
     }[delivery.status]
-    log.warning("ALERT %s%s: %s [%s]", where, result, body.get("summary", ""), outcome)
+    log.warning("ALERT %s [%s]", _headline(body), outcome)
