@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import types
 import typing
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,7 +19,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from monoloop.ct.spec import PolicySpec, check_policies
 from monoloop.errors import ConfigError
+from monoloop.monitoring.spec import MonitorSpec, check_monitors
 from monoloop.pipelines.spec import Pipeline
 from monoloop.registry.spec import ModelSpec, RegistryConfig
 from monoloop.root import CONFIG_FILE
@@ -123,6 +126,12 @@ class Config(_Strict):
     deployments: dict[str, DeploymentSpec] = Field(
         default_factory=dict, description="HTTP endpoints serving NAME@ALIAS (docs/serving.md)"
     )
+    monitors: dict[str, MonitorSpec] = Field(
+        default_factory=dict, description="Checks on each deployment's predictions (monitoring.md)"
+    )
+    policies: dict[str, PolicySpec] = Field(
+        default_factory=dict, description="What the controller does when a monitor fires (ct.md)"
+    )
 
     @model_validator(mode="after")
     def _remotes_are_sound(self) -> Config:
@@ -134,6 +143,17 @@ class Config(_Strict):
             raise ValueError(
                 f"default_remote {self.default_remote!r} is not one of the remotes ({known})"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _monitors_and_policies_are_sound(self) -> Config:
+        check_monitors(self.monitors, set(self.deployments))
+        check_policies(
+            self.policies,
+            monitors=self.monitors,
+            deployments=dict(self.deployments),
+            pipelines=set(self.pipelines),
+        )
         return self
 
     def remote(self, name: str) -> RemoteConfig:
@@ -274,13 +294,21 @@ def _allowed_keys(loc: tuple[str, ...]) -> list[str]:
     while parts:
         field = model.model_fields.get(parts.pop(0))
         annotation = field.annotation if field else None
+        annotation = _model_of(annotation)
         if typing.get_origin(annotation) is dict and parts:
-            annotation = typing.get_args(annotation)[1]
+            annotation = _model_of(typing.get_args(annotation)[1])
             parts.pop(0)  # the dict's key: a name chosen by the user
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             return []
         model = annotation
     return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _model_of(annotation: Any) -> Any:
+    """The model inside an optional one (`CanarySpec | None`), else the annotation."""
+    members = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else ()
+    models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
+    return models[0] if len(models) == 1 else annotation
 
 
 def _kind(value: object) -> str:

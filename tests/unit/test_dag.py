@@ -179,3 +179,18 @@ def test_overlapping_matches_the_plain_definition(paths: list[str]) -> None:
     for probe in [*paths, "a", "a/b", "c/c/c"]:
         expected = sorted(p for p in known if dag.overlaps(p, probe))
         assert sorted(dag.overlapping(ordered, known, probe)) == expected
+
+
+def test_source_stages_read_no_other_stage_s_output() -> None:
+    from monoloop.pipelines.service import source_stages
+
+    pipelines = {
+        "etl": {"stages": {
+            "ingest": {"cmd": "x", "outs": ["data/raw.csv"]},
+            "lookup": {"cmd": "x", "deps": ["ref/codes.csv"], "outs": ["data/codes.csv"]},
+            "join": {"cmd": "x", "deps": ["data/raw.csv", "data/codes.csv"], "outs": ["j.csv"]},
+        }},
+        "train": {"stages": {"fit": {"cmd": "x", "deps": ["j.csv"], "outs": ["m.pkl"]}}},
+    }  # fmt: skip
+    assert source_stages(pipelines, "etl") == ["etl:ingest", "etl:lookup"]
+    assert source_stages(pipelines, "train") == []  # fit reads what etl writes

@@ -11,6 +11,8 @@ import typer
 from monoloop import __version__
 from monoloop.cli import audit, ci, config, data, demo, init, models, runs, store, sweep, validate
 from monoloop.cli import check as check_cmd
+from monoloop.cli import controller as controller_cmd
+from monoloop.cli import monitor as monitor_cmd
 from monoloop.cli import run as run_cmd
 from monoloop.cli.context import CliContext
 from monoloop.cli.output import Output
@@ -64,6 +66,8 @@ app.add_typer(models.app, name="models")
 app.command("check")(check_cmd.check)
 app.add_typer(ci.app, name="ci")
 app.command("demo")(demo.demo)
+app.add_typer(monitor_cmd.app, name="monitor")
+app.command("controller")(controller_cmd.controller)
 
 
 def run(argv: list[str] | None = None) -> int:

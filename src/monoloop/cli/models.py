@@ -317,3 +317,25 @@ def sync_tags(ctx: typer.Context, json: Annotated[bool, JSON_OPTION] = False) ->
             con.print("tags are up to date")
 
     c.output.result(result.to_dict(), show)
+
+
+@app.command("explain")
+def explain(
+    ctx: typer.Context,
+    name: Annotated[str, NAME],
+    top: Annotated[
+        int, typer.Option("--top", "-k", help="How many leading features to compare.")
+    ] = 3,
+    deployment: Annotated[
+        str | None,
+        typer.Option("--deployment", "-d", help="Also measure importance on its labelled window."),
+    ] = None,
+    json: Annotated[bool, JSON_OPTION] = False,
+) -> None:
+    """Permutation importance of every version side by side; flags top-k changes."""
+    from monoloop.monitoring.explain import explain as explain_model
+
+    c = cli(ctx, json=json)
+    with c.workspace() as ws:
+        found = explain_model(ws, name, top=top, deployment=deployment)
+    c.output.result(found.to_dict(), lambda _con: c.output.lines(found.lines()))

@@ -19,6 +19,7 @@ value_counts), then the statistics run on small count matrices for all columns t
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -295,3 +296,39 @@ def _reaches(value: float | None, limit: float | None) -> bool:
 
 def _below(pvalue: float | None, alpha: float) -> bool:
     return pvalue is not None and pvalue < alpha
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """One column of a window counted on its reference's buckets, for charts: the PSI bins
+    of a numeric column, or the kept categories plus "(other)" and "(unseen)"."""
+
+    column: str
+    kind: Kind
+    labels: list[str]
+    reference: list[int]
+    current: list[int]
+
+
+def distribution(profile: ReferenceProfile, window: pd.DataFrame, column: str) -> Distribution:
+    _check_window(profile, window, [column])
+    reference = profile.columns[column]
+    counted = _count(column, reference, window[column])
+    return Distribution(
+        column,
+        reference.kind,
+        bucket_labels(reference),
+        [int(n) for n in counted.ref_buckets],
+        [int(n) for n in counted.buckets],
+    )
+
+
+def bucket_labels(reference: ColumnProfile) -> list[str]:
+    """A name for each bucket a column is counted in (see `Distribution`)."""
+    if isinstance(reference, NumericProfile):
+        edges = [f"{e:.4g}" for e in reference.sketch.edges]
+        if not edges:
+            return ["all"] * len(reference.sketch.bin_counts)
+        inner = [f"{a}-{b}" for a, b in itertools.pairwise(edges)]
+        return [f"<= {edges[0]}", *inner, f"> {edges[-1]}"]
+    return [key for key, _ in reference.categories] + ["(other)", "(unseen)"]

@@ -13,7 +13,7 @@ parallel (up to `jobs`); a failed stage blocks the stages after it, not the othe
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from monoloop.pipelines import result
@@ -79,10 +79,12 @@ def run_pipeline(
     jobs: int | None = None,
     progress: Progress | None = None,
     executor: str | None = None,
+    forced: Collection[str] = (),
 ) -> PipelineResult:
     """Bring the pipeline's outputs up to date: skip, restore or run each stage.
 
-    `executor` is 'local' or 'ray' (default: `execution.executor` in monoloop.yaml)."""
+    `executor` is 'local' or 'ray' (default: `execution.executor` in monoloop.yaml);
+    `forced`: stage ids ("pipeline:stage") that run even when up to date."""
     if dry_run:
         return plan(target, pipeline, stage=stage, force=force, params=params)
     with open_context(target) as ctx:
@@ -91,8 +93,20 @@ def run_pipeline(
 
         backend = open_backend(ctx, executor)
         try:
-            session = Session(ctx, pipeline, stage=stage, force=force, overrides=params)
+            session = Session(
+                ctx, pipeline, stage=stage, force=force, overrides=params, forced=forced
+            )
             run = Coordinator(session, jobs, progress, dict(params or {}), backend=backend)
             return run.go(pipeline)
         finally:
             backend.close()
+
+
+def source_stages(pipelines: Mapping[str, Any], pipeline: str) -> list[str]:
+    """Ids of the stages of `pipeline` that read no other stage's output: the ones that
+    bring data in. `pipelines` as in `Config.model_dump()["pipelines"]`."""
+    from monoloop.pipelines import dag
+
+    by_pipeline = dag.stages_from_raw(pipelines)
+    graph = dag.build([s for stages in by_pipeline.values() for s in stages])
+    return [s.id for s in by_pipeline.get(pipeline, []) if not graph.needs[s.id]]

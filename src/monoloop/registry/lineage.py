@@ -3,8 +3,9 @@
     data versions -> pipeline runs -> Git commit -> model version -> aliases -> deployments
 
 with the ledger events that made each link (data.add, run.*, model.register, model.promote,
-model.rollback, ...), so "why is this the champion, and where did it come from?" has an
-answer from the records alone.
+model.rollback, ..., and the ct.* events of the retraining cycles the version took part
+in), so "why is this the champion, and where did it come from?" has an answer from the
+records alone.
 """
 
 from __future__ import annotations
@@ -111,5 +112,17 @@ def _events(ws: Workspace, mv: ModelVersion, data: dict[str, str], runs: list[Ru
             event.payload.get("version"),
             event.payload.get("previous"),
         ):
+            found[event.seq] = event
+    # Retraining cycles (ct.*) that involved this version, whole: what triggered them,
+    # the gates, the canary and the decision, so "why did the champion change?" reads here.
+    ct_events = log(ws, EventFilter(kind="ct.*"))
+    involved = {
+        e.payload.get("cycle")
+        for e in ct_events
+        if e.payload.get("model") == mv.model
+        and mv.version in (e.payload.get("champion"), e.payload.get("challenger"))
+    }
+    for event in ct_events:
+        if event.payload.get("cycle") in involved - {None}:
             found[event.seq] = event
     return [found[seq] for seq in sorted(found)]

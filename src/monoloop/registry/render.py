@@ -128,5 +128,9 @@ def print_lineage(console: Console, lin: Lineage) -> None:
     tree.add(Text(f"deployments  {', '.join(lin.deployments) or '-'}"))
     events = tree.add(f"ledger events ({len(lin.events)})")
     for e in lin.events:
-        events.add(Text(f"#{e.seq} {e.time} {e.kind} {e.subject} by {e.actor}"))
-    console.print(tree)
+        node = events.add(Text(f"#{e.seq} {e.time} {e.kind} {e.subject} by {e.actor}"))
+        why = e.payload.get("reason")
+        if isinstance(why, str) and why:
+            node.add(Text(why if len(why) <= 400 else why[:399] + "…", style="dim"))
+    # Wrapped, not cropped: a reason is worth reading whole.
+    console.print(tree, soft_wrap=False)

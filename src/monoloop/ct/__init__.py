@@ -1,0 +1,1 @@
+"""Continuous training: retraining policies, the controller that runs them, and schedules."""
