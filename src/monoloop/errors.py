@@ -9,6 +9,7 @@
     │   ├── NotFound               an object, event or record does not exist (HTTP 404)
     │   │   └── ObjectNotFound
     │   ├── Conflict               the state changed under us / already exists (HTTP 409)
+    │   ├── Unauthorized           no API token, or a bad, expired or revoked one (HTTP 401)
     │   ├── Forbidden              the actor lacks the permission this needs  (HTTP 403)
     │   └── ConnectionFailed       a database or store URL cannot be reached  (HTTP 503)
     ├── IntegrityError             exit 1: stored bytes or records do not match their hashes
@@ -90,6 +91,12 @@ class Conflict(UserError):
     """The request conflicts with the current state."""
 
     http_status = 409
+
+
+class Unauthorized(UserError):
+    """The request carries no API token, or one that is malformed, expired or revoked."""
+
+    http_status = 401
 
 
 class Forbidden(UserError):
