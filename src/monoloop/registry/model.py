@@ -125,6 +125,29 @@ class ModelVersion:
 
 
 @dataclass(frozen=True)
+class VersionDraft:
+    """A version ready to be recorded: what needed the model object is computed, and its
+    bytes (model, holdout rows, profile) are in the store. `record.insert_version` makes it
+    the next version; a server does that step for a remote SDK."""
+
+    format: str
+    flavor: str | None
+    object_id: str
+    trusted: bool = False
+    run_id: str | None = None
+    git_commit: str | None = None
+    task: str | None = None
+    target: str | None = None
+    signature: dict[str, Any] | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    inputs: dict[str, str] = field(default_factory=dict)
+    importance: list[dict[str, Any]] | None = None
+    card_fields: dict[str, str] = field(default_factory=dict)
+    profile_id: str | None = None
+    holdout_id: str | None = None
+
+
+@dataclass(frozen=True)
 class AliasMove:
     model: str
     alias: str
