@@ -20,7 +20,7 @@ from sqlalchemy import Connection, and_, insert, or_, select, update
 from monoloop.auth import tokens
 from monoloop.auth.tables import api_tokens
 from monoloop.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
-from monoloop.tracking.model import iso
+from monoloop.tracking.model import from_iso, iso
 from monoloop.workspace import Workspace
 
 BOOTSTRAP_NAME = "bootstrap-admin"
@@ -64,6 +64,23 @@ class Token:
             "revoked_by": self.revoked_by,
         }
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Token:
+        created = from_iso(d["created"])
+        assert created is not None
+        return cls(
+            id=d["id"],
+            name=d["name"],
+            scope=d["scope"],
+            project=d["project"],
+            created=created,
+            created_by=d["created_by"],
+            expires=from_iso(d["expires"]),
+            last_used=from_iso(d["last_used"]),
+            revoked=from_iso(d["revoked"]),
+            revoked_by=d["revoked_by"],
+        )
+
 
 @dataclass(frozen=True)
 class NewToken:
@@ -72,6 +89,10 @@ class NewToken:
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.token.to_dict(), "token": self.secret}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> NewToken:
+        return cls(Token.from_dict(d), d["token"])
 
 
 def create_token(
