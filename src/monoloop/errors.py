@@ -25,7 +25,8 @@ pipelines: PipelineError (ConfigError), ExecutorUnavailable (UserError),
 StageFailed (MonoloopError, exit 1);
 monitoring: ProfileError (UserError), WindowError (InvalidInput);
 registry: RuleError and SignatureMismatch (InvalidInput), UnsafeModel (InvalidInput,
-HTTP 403), GatesFailed (MonoloopError, exit 1, HTTP 409).
+HTTP 403), GatesFailed (MonoloopError, exit 1, HTTP 409);
+server: UnsupportedMediaType (UserError, HTTP 415), TooLarge (UserError, HTTP 413).
 
 The CLI and the HTTP server translate these in exactly one place each; nothing
 else catches them. Anything that is not a MonoloopError is a bug (exit 1, HTTP 500).

@@ -9,9 +9,22 @@ from typing import Annotated
 import typer
 
 from monoloop import __version__
-from monoloop.cli import audit, ci, config, data, demo, init, models, runs, store, sweep, validate
+from monoloop.cli import (
+    audit,
+    ci,
+    config,
+    data,
+    demo,
+    init,
+    models,
+    runs,
+    store,
+    sweep,
+    validate,
+)
 from monoloop.cli import check as check_cmd
 from monoloop.cli import run as run_cmd
+from monoloop.cli import server as server_cmd
 from monoloop.cli.context import CliContext
 from monoloop.cli.output import Output
 from monoloop.errors import MonoloopError
@@ -64,6 +77,7 @@ app.add_typer(models.app, name="models")
 app.command("check")(check_cmd.check)
 app.add_typer(ci.app, name="ci")
 app.command("demo")(demo.demo)
+app.command("server")(server_cmd.server)
 
 
 def run(argv: list[str] | None = None) -> int:
