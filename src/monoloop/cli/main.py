@@ -20,6 +20,7 @@ from monoloop.cli import (
     runs,
     store,
     sweep,
+    tokens,
     validate,
 )
 from monoloop.cli import check as check_cmd
@@ -78,6 +79,7 @@ app.command("check")(check_cmd.check)
 app.add_typer(ci.app, name="ci")
 app.command("demo")(demo.demo)
 app.command("server")(server_cmd.server)
+app.add_typer(tokens.app, name="tokens")
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -134,3 +136,7 @@ def _hoist_global_flags(args: list[str]) -> list[str]:
 
 def main() -> None:
     sys.exit(run())
+
+
+if __name__ == "__main__":
+    main()
