@@ -11,6 +11,7 @@ token, never its value.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -174,7 +175,7 @@ def revoke_token(ws: Workspace, ref: str) -> Token:
             .values(revoked=now, revoked_by=ws.actor)
         )
         ws.record(conn, "token.revoke", found.name, {"id": found.id})
-    return Token(**{**found.__dict__, "revoked": now, "revoked_by": ws.actor})
+    return dataclasses.replace(found, revoked=now, revoked_by=ws.actor)
 
 
 def verify_token(ws: Workspace, secret: str, *, need: str) -> Token:

@@ -9,6 +9,7 @@ Responses are the domain objects' `to_dict()`, read back with their `from_dict()
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from typing import Any, Literal
@@ -260,7 +261,7 @@ def batch_body(batch: Batch) -> dict[str, Any]:
 
 
 def draft_body(draft: VersionDraft, description: str | None) -> dict[str, Any]:
-    body = {k: v for k, v in draft.__dict__.items()}
+    body = dataclasses.asdict(draft)
     body["metrics"] = {k: num(v) for k, v in draft.metrics.items()}
     body["description"] = description
     return body
