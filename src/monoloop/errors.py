@@ -9,6 +9,7 @@
     │   ├── NotFound               an object, event or record does not exist (HTTP 404)
     │   │   └── ObjectNotFound
     │   ├── Conflict               the state changed under us / already exists (HTTP 409)
+    │   ├── Unauthorized           no API token, or a bad, expired or revoked one (HTTP 401)
     │   ├── Forbidden              the actor lacks the permission this needs  (HTTP 403)
     │   └── ConnectionFailed       a database or store URL cannot be reached  (HTTP 503)
     ├── IntegrityError             exit 1: stored bytes or records do not match their hashes
@@ -24,7 +25,8 @@ pipelines: PipelineError (ConfigError), ExecutorUnavailable (UserError),
 StageFailed (MonoloopError, exit 1);
 monitoring: ProfileError (UserError), WindowError (InvalidInput);
 registry: RuleError and SignatureMismatch (InvalidInput), UnsafeModel (InvalidInput,
-HTTP 403), GatesFailed (MonoloopError, exit 1, HTTP 409).
+HTTP 403), GatesFailed (MonoloopError, exit 1, HTTP 409);
+server: UnsupportedMediaType (UserError, HTTP 415), TooLarge (UserError, HTTP 413).
 
 The CLI and the HTTP server translate these in exactly one place each; nothing
 else catches them. Anything that is not a MonoloopError is a bug (exit 1, HTTP 500).
@@ -90,6 +92,12 @@ class Conflict(UserError):
     """The request conflicts with the current state."""
 
     http_status = 409
+
+
+class Unauthorized(UserError):
+    """The request carries no API token, or one that is malformed, expired or revoked."""
+
+    http_status = 401
 
 
 class Forbidden(UserError):

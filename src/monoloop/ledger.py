@@ -44,6 +44,19 @@ class Event:
             "hash": self.hash,
         }
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Event:
+        return cls(
+            d["seq"],
+            d["time"],
+            d["actor"],
+            d["kind"],
+            d["subject"],
+            d["payload"],
+            d["prev_hash"],
+            d["hash"],
+        )
+
 
 @dataclass(frozen=True)
 class StoredEvent:
@@ -88,6 +101,18 @@ class ChainReport:
             "problem": self.problem,
             "anchors_checked": self.anchors_checked,
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ChainReport:
+        return cls(
+            d["ok"],
+            d["count"],
+            d["head_seq"],
+            d["head_hash"],
+            d["first_bad_seq"],
+            d["problem"],
+            list(d["anchors_checked"]),
+        )
 
 
 def now() -> str:

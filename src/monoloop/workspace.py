@@ -5,6 +5,7 @@ Everything that needs state takes a `Workspace` explicitly; nothing is global.
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import os
 import shutil
@@ -85,6 +86,14 @@ class Workspace:
 
         return append_event(
             conn, actor=self.actor, kind=kind, subject=subject, payload=payload or {}
+        )
+
+    def acting_as(self, actor: str) -> Workspace:
+        """The same workspace with another actor: what the server gives each request, so
+        that the ledger names the API token's owner. It shares the DB and the store: close
+        the original, never the view."""
+        return dataclasses.replace(
+            self, actor=actor, settings=dataclasses.replace(self.settings, actor=actor)
         )
 
     def close(self) -> None:

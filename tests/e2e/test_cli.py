@@ -65,7 +65,8 @@ def test_every_command_has_help(cli, path: list[str]) -> None:  # type: ignore[n
     assert (command.help or "").strip(), f"{' '.join(path)} has no help text"
 
 
-NO_JSON = {("store", "cat"), ("audit", "export")}  # they print raw bytes / JSON lines already
+# They print raw bytes or JSON lines already, or (server) run until stopped, printing no result.
+NO_JSON = {("store", "cat"), ("audit", "export"), ("server",)}
 
 
 def test_every_result_printing_command_takes_json() -> None:

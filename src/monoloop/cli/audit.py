@@ -31,8 +31,8 @@ def log(
 
     c = cli(ctx, json=json)
     filters = service.EventFilter(subject=subject, kind=kind, actor=actor, limit=limit)
-    with c.workspace() as ws:
-        found = service.log(ws, filters)
+    with c.backend() as backend:
+        found = backend.events(filters)
 
     def render(console: Console) -> None:
         from rich.table import Table
@@ -52,11 +52,9 @@ def log(
 @app.command("verify")
 def verify(ctx: typer.Context, json: Annotated[bool, JSON_OPTION] = False) -> None:
     """Verify the chain, its head and every Git anchor; exit 1 and name the first bad seq."""
-    from monoloop.audit import service
-
     c = cli(ctx, json=json)
-    with c.workspace() as ws:
-        report = service.verify(ws)
+    with c.backend() as backend:
+        report = backend.verify_ledger()
 
     def render(console: Console) -> None:
 

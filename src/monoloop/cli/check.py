@@ -30,13 +30,13 @@ def check(
 ) -> None:
     """Evaluate a model version's gates (monoloop.yaml models.NAME.gates); exit 1 on failure."""
     from monoloop.fsutil import atomic_write_bytes
-    from monoloop.registry import gates, reports
+    from monoloop.registry import reports
     from monoloop.registry.model import parse_version
 
     c = cli(ctx, json=json)
     number = None if version == "latest" else parse_version(version)
-    with c.workspace() as ws:
-        report = gates.check(ws, name, number, against=against)
+    with c.backend() as backend:
+        report = backend.check(name, number, against=against)
     for target, content in (
         (junit, reports.to_junit(report)),
         (report_md, reports.to_markdown(report).encode()),

@@ -11,6 +11,7 @@ import typer
 from monoloop.cli.output import Output
 
 if TYPE_CHECKING:
+    from monoloop.backend.base import Backend
     from monoloop.workspace import Workspace
 
 
@@ -23,6 +24,12 @@ class CliContext:
         from monoloop.workspace import open_workspace
 
         return open_workspace(self.cwd)
+
+    def backend(self) -> Backend:
+        """The server when MONOLOOP_SERVER_URL is set, else this workspace."""
+        from monoloop.backend import open_backend
+
+        return open_backend(self.cwd)
 
 
 def cli(ctx: typer.Context, *, json: bool = False) -> CliContext:

@@ -9,11 +9,25 @@ from typing import Annotated
 import typer
 
 from monoloop import __version__
-from monoloop.cli import audit, ci, config, data, demo, init, models, runs, store, sweep, validate
+from monoloop.cli import (
+    audit,
+    ci,
+    config,
+    data,
+    demo,
+    init,
+    models,
+    runs,
+    store,
+    sweep,
+    tokens,
+    validate,
+)
 from monoloop.cli import check as check_cmd
 from monoloop.cli import controller as controller_cmd
 from monoloop.cli import monitor as monitor_cmd
 from monoloop.cli import run as run_cmd
+from monoloop.cli import server as server_cmd
 from monoloop.cli.context import CliContext
 from monoloop.cli.output import Output
 from monoloop.errors import MonoloopError
@@ -68,6 +82,8 @@ app.add_typer(ci.app, name="ci")
 app.command("demo")(demo.demo)
 app.add_typer(monitor_cmd.app, name="monitor")
 app.command("controller")(controller_cmd.controller)
+app.command("server")(server_cmd.server)
+app.add_typer(tokens.app, name="tokens")
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -124,3 +140,7 @@ def _hoist_global_flags(args: list[str]) -> list[str]:
 
 def main() -> None:
     sys.exit(run())
+
+
+if __name__ == "__main__":
+    main()

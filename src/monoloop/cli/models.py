@@ -1,4 +1,5 @@
-"""`monoloop models ...`: the registry from the command line, each command one service call."""
+"""`monoloop models ...`: the registry from the command line, each command one backend call
+(this workspace, or the server named by MONOLOOP_SERVER_URL)."""
 
 from __future__ import annotations
 
@@ -94,9 +95,9 @@ def register(
             metrics[key] = float(value)
         except ValueError:
             raise InvalidInput(f"--metric {key}={value}: not a number") from None
-    with c.workspace() as ws:
+    with c.backend() as backend:
         mv = service.register_file(
-            ws,
+            backend,
             name,
             c.cwd / artifact,
             sample_input=_frame(c.cwd, sample),
@@ -119,17 +120,17 @@ def list_models(
     json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """Models with their latest version and aliases; or one model's versions."""
-    from monoloop.registry import render, versions
+    from monoloop.registry import render
 
     c = cli(ctx, json=json)
-    with c.workspace() as ws:
+    with c.backend() as backend:
         if name is None:
-            found = versions.list_models(ws)
+            found = backend.list_models()
             c.output.result(
                 [m.to_dict() for m in found], lambda con: render.print_models(con, found)
             )
             return
-        vs = versions.list_versions(ws, name)
+        vs = backend.list_versions(name)
     c.output.result([v.to_dict() for v in vs], lambda con: render.print_versions(con, vs))
 
 
@@ -138,11 +139,11 @@ def show(
     ctx: typer.Context, ref: Annotated[str, REF], json: Annotated[bool, JSON_OPTION] = False
 ) -> None:
     """Everything about one version: format, trust, run, data, metrics, signature."""
-    from monoloop.registry import render, versions
+    from monoloop.registry import render
 
     c = cli(ctx, json=json)
-    with c.workspace() as ws:
-        mv = versions.get_version(ws, ref)
+    with c.backend() as backend:
+        mv = backend.get_version(ref)
     c.output.result(mv.to_dict(), lambda con: render.print_version(con, mv))
 
 
@@ -157,11 +158,10 @@ def card(
 ) -> None:
     """The model card (Markdown), with the current aliases and the latest gate check."""
     from monoloop.fsutil import atomic_write_text
-    from monoloop.registry.card import current_card
 
     c = cli(ctx, json=json)
-    with c.workspace() as ws:
-        text = current_card(ws, ref)
+    with c.backend() as backend:
+        text = backend.card(ref)
     if output is not None:
         path = output if output.is_absolute() else c.cwd / output
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -176,11 +176,10 @@ def lineage(
 ) -> None:
     """Data -> runs -> commit -> version -> aliases -> deployments, with the ledger events."""
     from monoloop.registry import render
-    from monoloop.registry.lineage import lineage as trace
 
     c = cli(ctx, json=json)
-    with c.workspace() as ws:
-        found = trace(ws, ref)
+    with c.backend() as backend:
+        found = backend.lineage(ref)
     c.output.result(found.to_dict(), lambda con: render.print_lineage(con, found))
 
 
@@ -192,12 +191,10 @@ def alias(
     json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """Point an alias at a version, without gates (use `promote` to run them)."""
-    from monoloop.registry.aliases import set_alias
-
     c = cli(ctx, json=json)
     ref = _alias_ref(target)
-    with c.workspace() as ws:
-        move = set_alias(ws, ref.name, ref.alias, version)
+    with c.backend() as backend:
+        move = backend.set_alias(ref.name, ref.alias, version)
     c.output.result(move.to_dict(), lambda con: con.print(_moved(move)))
 
 
@@ -231,13 +228,13 @@ def promote(
     json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """Run the gates against the alias's holder; move the alias only if they pass."""
-    from monoloop.registry import aliases, reports
+    from monoloop.registry import reports
     from monoloop.registry.model import parse_version
 
     c = cli(ctx, json=json)
     number = None if version == "latest" else parse_version(version)
-    with c.workspace() as ws:
-        move, report = aliases.promote(ws, name, number, to=to, force=force, reason=reason)
+    with c.backend() as backend:
+        move, report = backend.promote(name, number, to=to, force=force, reason=reason)
 
     def show(con: Any) -> None:
         reports.render_table(report, con)
@@ -254,12 +251,10 @@ def rollback(
     json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """Move an alias back to the version that held it before."""
-    from monoloop.registry.aliases import rollback as back
-
     c = cli(ctx, json=json)
     ref = _alias_ref(target)
-    with c.workspace() as ws:
-        move = back(ws, ref.name, ref.alias, reason=reason)
+    with c.backend() as backend:
+        move = backend.rollback(ref.name, ref.alias, reason=reason)
     c.output.result(move.to_dict(), lambda con: con.print(_moved(move)))
 
 
@@ -270,13 +265,13 @@ def history(
     json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """Every move of a model's aliases: who, when, why, forced or not."""
-    from monoloop.registry import aliases, render
+    from monoloop.registry import render
     from monoloop.registry.model import ModelRef
 
     c = cli(ctx, json=json)
     ref = ModelRef.parse(target)
-    with c.workspace() as ws:
-        moves = aliases.history(ws, ref.name, ref.alias)
+    with c.backend() as backend:
+        moves = backend.history(ref.name, ref.alias)
     c.output.result([m.to_dict() for m in moves], lambda con: render.print_history(con, moves))
 
 
@@ -289,11 +284,9 @@ def trust(
     json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """Mark a pickle-format version trusted so it may be loaded (needs the promote permission)."""
-    from monoloop.registry import aliases
-
     c = cli(ctx, json=json)
-    with c.workspace() as ws:
-        aliases.trust(ws, name, version, reason=reason)
+    with c.backend() as backend:
+        backend.trust(name, version, reason=reason)
     c.output.result(
         {"model": name, "version": version, "trusted": True},
         lambda con: con.print(f"{name}:{version} marked trusted"),
@@ -302,7 +295,8 @@ def trust(
 
 @app.command("sync-tags")
 def sync_tags(ctx: typer.Context, json: Annotated[bool, JSON_OPTION] = False) -> None:
-    """Repair the Git tags model/NAME/vN and model/NAME@ALIAS from the registry."""
+    """Repair the Git tags model/NAME/vN and model/NAME@ALIAS from the registry (local:
+    run it where the workspace's repository and DB are)."""
     from monoloop.registry.tags import sync_tags as sync
 
     c = cli(ctx, json=json)

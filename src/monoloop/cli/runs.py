@@ -40,11 +40,11 @@ def list_runs(
     json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """List runs, newest first, with a few params and metrics."""
-    from monoloop.tracking import render, service
+    from monoloop.tracking import render
 
     c = cli(ctx, json=json)
-    with c.workspace() as ws:
-        found = service.search_runs(ws, where=where, order_by=order_by, limit=limit)
+    with c.backend() as backend:
+        found = backend.search_runs(where=where, order_by=order_by, limit=limit)
 
     def show(console: Console) -> None:
         render.print_runs(console, found, f"{where or ''} {order_by or ''}")
@@ -59,11 +59,11 @@ def show(
     json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """Everything about one run: code, environment, params, metrics, tags, data, artifacts."""
-    from monoloop.tracking import render, service
+    from monoloop.tracking import render
 
     c = cli(ctx, json=json)
-    with c.workspace() as ws:
-        found = service.get_run(ws, run)
+    with c.backend() as backend:
+        found = backend.get_run(run)
     c.output.result(found.to_dict(), lambda console: render.print_run(console, found))
 
 
@@ -75,13 +75,13 @@ def compare(
 ) -> None:
     """Params and metrics of several runs side by side; values that differ stand out."""
     from monoloop.errors import InvalidInput
-    from monoloop.tracking import render, service
+    from monoloop.tracking import render
 
     c = cli(ctx, json=json)
     if len(runs) < 2:
         raise InvalidInput("compare needs at least two runs", hint="give two or more run ids")
-    with c.workspace() as ws:
-        found = [service.get_run(ws, r) for r in runs]
+    with c.backend() as backend:
+        found = [backend.get_run(r) for r in runs]
     data = render.compare(found)
     c.output.result(data, lambda console: render.print_compare(console, data))
 
@@ -96,14 +96,14 @@ def metric(
 ) -> None:
     """One metric's history by step, as a table or a chart."""
     from monoloop.errors import NotFound
-    from monoloop.tracking import render, service
+    from monoloop.tracking import render
     from monoloop.tracking.model import jsonable
 
     c = cli(ctx, json=json)
-    with c.workspace() as ws:
-        points = service.metric_history(ws, run, key)
+    with c.backend() as backend:
+        points = backend.metric_history(run, key)
         if not points:
-            known = ", ".join(service.get_run(ws, run).metrics) or "none"
+            known = ", ".join(backend.get_run(run).metrics) or "none"
             raise NotFound(f"run {run} has no metric {key!r}", hint=f"its metrics are: {known}")
     data = [{"step": s, "value": jsonable(v), "timestamp": t} for s, v, t in points]
     c.output.result(data, lambda console: render.print_history(console, key, points, plot=plot))

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from monoloop.errors import Conflict, InvalidInput
 from monoloop.registry.gates import CheckReport, GatesFailed, check
 from monoloop.registry.model import AliasMove, check_name
-from monoloop.registry.service import require_promoter
+from monoloop.registry.record import require_promoter
 from monoloop.registry.tables import alias_history, model_aliases, model_versions
 from monoloop.registry.versions import aliases_of, resolve
 from monoloop.workspace import Workspace

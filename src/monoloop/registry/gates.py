@@ -88,6 +88,17 @@ class CheckReport:
             "importance": (self.version.importance or [])[:10],
         }
 
+    @classmethod
+    def from_dict(
+        cls, d: dict[str, Any], *, version: ModelVersion, reference: ModelVersion | None
+    ) -> CheckReport:
+        """The report `to_dict` described, around the two versions it names by number."""
+        results = [
+            GateResult(r["gate"], r["kind"], r["status"], r["detail"], r.get("data") or {})
+            for r in d["results"]
+        ]
+        return cls(version, d["against"], reference, results)
+
 
 def check(
     ws: Workspace,

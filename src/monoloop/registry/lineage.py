@@ -16,7 +16,7 @@ from typing import Any
 from monoloop.ledger import Event
 from monoloop.registry.model import ModelRef, ModelVersion
 from monoloop.registry.versions import get_version
-from monoloop.tracking.model import Run
+from monoloop.tracking.model import Run, from_iso, iso
 from monoloop.workspace import Workspace
 
 MAX_DEPTH = 20
@@ -44,6 +44,7 @@ class Lineage:
                     "pipeline": r.pipeline,
                     "stage": r.stage,
                     "status": r.status,
+                    "start": iso(r.start),
                     "git_commit": r.git_commit,
                     "inputs": r.inputs,
                     "outputs": r.outputs,
@@ -55,6 +56,37 @@ class Lineage:
             "deployments": self.deployments,
             "events": [e.to_dict() for e in self.events],
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], *, version: ModelVersion) -> Lineage:
+        """The lineage `to_dict` described; its runs carry the fields lineage shows."""
+        runs = [
+            Run(
+                id=r["id"],
+                name=r["name"],
+                pipeline=r["pipeline"],
+                stage=r["stage"],
+                status=r["status"],
+                start=from_iso(r["start"]) or 0.0,
+                end=None,
+                git_commit=r["git_commit"],
+                git_dirty=None,
+                python=None,
+                packages_hash=None,
+                inputs=dict(r["inputs"]),
+                outputs=dict(r["outputs"]),
+            )
+            for r in d["runs"]
+        ]
+        return cls(
+            version=version,
+            data=dict(d["data"]),
+            runs=runs,
+            commit=d["commit"],
+            aliases=list(d["aliases"]),
+            deployments=list(d["deployments"]),
+            events=[Event.from_dict(e) for e in d["events"]],
+        )
 
 
 def lineage(ws: Workspace, ref: str | ModelRef) -> Lineage:

@@ -1,6 +1,7 @@
 """The one way a registered model is loaded: SDK, serving, batch scoring and gates all call
-`load_version`. It reads only from monoloop's store, checks the bytes against the version's
-content id, and refuses pickle-family formats unless that version was marked trusted."""
+`load_version` (or `load_bytes`, when a remote backend fetched the bytes from a server). It
+reads only from monoloop's store, checks the bytes against the version's content id, and
+refuses pickle-family formats unless that version was marked trusted."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pandas as pd  # type: ignore[import-untyped]
 from monoloop.errors import InvalidInput
 from monoloop.registry import formats
 from monoloop.registry.model import ModelRef, ModelVersion
-from monoloop.registry.service import verify_bytes
+from monoloop.registry.record import verify_bytes
 from monoloop.registry.versions import get_version
 from monoloop.workspace import Workspace
 
@@ -54,7 +55,12 @@ class Predictor:
 
 
 def load_version(ws: Workspace, mv: ModelVersion) -> Predictor:
-    data = ws.objects.get(mv.object_id)
+    return load_bytes(mv, ws.objects.get(mv.object_id))
+
+
+def load_bytes(mv: ModelVersion, data: bytes) -> Predictor:
+    """A version's bytes, however they were fetched (the store, or a server for a remote
+    SDK), checked against the version's id before anything parses them."""
     verify_bytes(data, mv.object_id)
     if mv.format in formats.PICKLE_FAMILY and not mv.trusted:
         raise formats.UnsafeModel(

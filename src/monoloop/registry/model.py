@@ -8,7 +8,7 @@ from typing import Any
 
 from monoloop.errors import InvalidInput
 from monoloop.registry.signature import Signature
-from monoloop.tracking.model import iso
+from monoloop.tracking.model import from_iso, iso, number
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _REF = re.compile(r"^(?P<name>[^@:]+)(?:@(?P<alias>[^@:]+)|:(?P<version>[^@:]+))?$")
@@ -123,6 +123,58 @@ class ModelVersion:
             "aliases": list(self.aliases),
         }
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelVersion:
+        created = from_iso(d["created"])
+        assert created is not None
+        return cls(
+            model=d["model"],
+            version=d["version"],
+            created=created,
+            actor=d["actor"],
+            format=d["format"],
+            flavor=d["flavor"],
+            object_id=d["object_id"],
+            size=d["size"],
+            trusted_by=d["trusted_by"],
+            run_id=d["run_id"],
+            git_commit=d["git_commit"],
+            task=d["task"],
+            target=d["target"],
+            signature=Signature.from_dict(d["signature"]) if d["signature"] else None,
+            metrics={k: number(v) for k, v in d["metrics"].items()},
+            inputs=dict(d["inputs"]),
+            importance=d["importance"],
+            card_fields=dict(d["card_fields"]),
+            profile_id=d["profile_id"],
+            holdout_id=d["holdout_id"],
+            card_id=d["card_id"],
+            aliases=list(d["aliases"]),
+        )
+
+
+@dataclass(frozen=True)
+class VersionDraft:
+    """A version ready to be recorded: what needed the model object is computed, and its
+    bytes (model, holdout rows, profile) are in the store. `record.insert_version` makes it
+    the next version; a server does that step for a remote SDK."""
+
+    format: str
+    flavor: str | None
+    object_id: str
+    trusted: bool = False
+    run_id: str | None = None
+    git_commit: str | None = None
+    task: str | None = None
+    target: str | None = None
+    signature: dict[str, Any] | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    inputs: dict[str, str] = field(default_factory=dict)
+    importance: list[dict[str, Any]] | None = None
+    card_fields: dict[str, str] = field(default_factory=dict)
+    profile_id: str | None = None
+    holdout_id: str | None = None
+
 
 @dataclass(frozen=True)
 class AliasMove:
@@ -149,6 +201,22 @@ class AliasMove:
             "forced": self.forced,
         }
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AliasMove:
+        moved = from_iso(d["time"])
+        assert moved is not None
+        return cls(
+            d["model"],
+            d["alias"],
+            d["version"],
+            d["previous"],
+            moved,
+            d["actor"],
+            d["action"],
+            d["reason"],
+            d["forced"],
+        )
+
 
 @dataclass(frozen=True)
 class ModelSummary:
@@ -164,3 +232,7 @@ class ModelSummary:
             "latest": self.latest,
             "aliases": dict(self.aliases),
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelSummary:
+        return cls(d["name"], d["description"], d["latest"], dict(d["aliases"]))

@@ -9,6 +9,9 @@
 
 Inside a run (or with `run=`), the version records that run: its metrics, its input
 data, its commit. The run's buffered writes are flushed first, so nothing is missed.
+With MONOLOOP_SERVER_URL set (and no workspace named), the model is evaluated and
+profiled here, its bytes uploaded, and the version recorded by the server; loading
+downloads the bytes and checks them against the version's id before anything parses them.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd  # type: ignore[import-untyped]
 
+    from monoloop.backend.base import Backend
     from monoloop.registry.loading import Predictor
     from monoloop.registry.model import ModelVersion
     from monoloop.tracking.sdk import RunHandle
@@ -52,9 +56,9 @@ def register_model(
     run_id = run if isinstance(run, str) else handle.id if handle is not None else None
     if handle is not None:
         handle.flush()
-    with _workspace(workspace, handle) as ws:
+    with _backend(workspace, handle) as backend:
         return service.register_model(
-            ws,
+            backend,
             name,
             model,
             sample_input=sample_input,
@@ -72,25 +76,17 @@ def register_model(
 
 def load_model(ref: str, *, workspace: str | Path | Workspace | None = None) -> Predictor:
     """Load `NAME@ALIAS`, `NAME:VERSION` or `NAME` (latest) through the safe loader."""
-    from monoloop.registry.loading import load_model as load
-
-    with _workspace(workspace, None) as ws:
-        return load(ws, ref)
+    with _backend(workspace, None) as backend:
+        return backend.load_model(ref)
 
 
 @contextlib.contextmanager
-def _workspace(
-    where: str | Path | Workspace | None, handle: RunHandle | None
-) -> Iterator[Workspace]:
+def _backend(where: str | Path | Workspace | None, handle: RunHandle | None) -> Iterator[Backend]:
+    from monoloop.backend import backend_for
     from monoloop.tracking.sdk import ENV_WORKSPACE
-    from monoloop.workspace import Workspace, open_workspace
 
-    if isinstance(where, Workspace):
-        yield where
-        return
     if where is None and handle is not None:
-        yield handle.workspace
+        yield handle.backend  # the run's own; its writer closes it
         return
-    place = where if where is not None else os.environ.get(ENV_WORKSPACE)
-    with open_workspace(Path(place) if place else None) as ws:
-        yield ws
+    with backend_for(where if where is not None else os.environ.get(ENV_WORKSPACE)) as backend:
+        yield backend

@@ -6,34 +6,46 @@
 
 A version records its bytes (an object), format, signature, metrics, the run and data it
 came from, a reference profile of the training data, permutation importance on held-out
-rows, and a model card. The row, the card and the `model.register` ledger event are one
-transaction; the bytes are stored first (an interrupted registration leaves at most an
-unreferenced object, which `monoloop data gc` removes).
+rows, and a model card. Registering is two steps: `prepare` computes what needs the model
+object where the model is, and stores the bytes; `record.insert_version` checks and records
+the version where the DB is. A `Registrar` joins them: a workspace (both steps here) or a
+monoloop server (the remote backend uploads the bytes and posts the draft). The row, the
+card and the `model.register` ledger event are one transaction; the bytes are stored first
+(an interrupted registration leaves at most an unreferenced object, which `monoloop data gc`
+removes).
 """
 
 from __future__ import annotations
 
 import io
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd  # type: ignore[import-untyped]
-from sqlalchemy import exc as sa_exc
-from sqlalchemy import insert, select
 
 from monoloop import gitutil
-from monoloop.errors import Forbidden, InvalidInput
-from monoloop.hashing import hash_bytes
-from monoloop.registry import evaluation, formats
-from monoloop.registry.card import render_card
-from monoloop.registry.model import ModelVersion, check_name
+from monoloop.errors import InvalidInput
+from monoloop.registry import evaluation, formats, record
+from monoloop.registry.model import ModelVersion, VersionDraft, check_name
+from monoloop.registry.record import require_promoter
 from monoloop.registry.signature import Signature, infer_signature
-from monoloop.registry.tables import model_versions, models
-from monoloop.registry.versions import latest_version, resolve
 from monoloop.workspace import Workspace
+
+if TYPE_CHECKING:
+    from monoloop.tracking.model import Run
+
+__all__ = [
+    "Candidate",
+    "Registrar",
+    "WorkspaceRegistrar",
+    "prepare",
+    "register",
+    "register_file",
+    "register_model",
+    "require_promoter",
+]
 
 PREDICTION_COLUMN = "__prediction__"
 SIGNATURE_ROWS = 100
@@ -49,8 +61,47 @@ class Candidate:
     model: Any
 
 
+class Registrar(Protocol):
+    """Where a registration's bytes and record go: this workspace, or a monoloop server."""
+
+    @property
+    def root(self) -> Path:
+        """The caller's code: its Git commit is recorded when no run names one."""
+        ...
+
+    def put_bytes(self, data: bytes) -> str: ...
+    def get_run(self, run: str) -> Run: ...
+    def insert_version(
+        self, name: str, draft: VersionDraft, *, description: str | None = None
+    ) -> ModelVersion: ...
+
+
+class WorkspaceRegistrar:
+    """A registrar over an open workspace: the bytes go to its store, the row to its DB."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+
+    @property
+    def root(self) -> Path:
+        return self.ws.root
+
+    def put_bytes(self, data: bytes) -> str:
+        return self.ws.objects.put_bytes(data)
+
+    def get_run(self, run: str) -> Run:
+        from monoloop.tracking.service import get_run
+
+        return get_run(self.ws, run)
+
+    def insert_version(
+        self, name: str, draft: VersionDraft, *, description: str | None = None
+    ) -> ModelVersion:
+        return record.insert_version(self.ws, name, draft, description=description)
+
+
 def register_model(
-    ws: Workspace,
+    where: Workspace | Registrar,
     name: str,
     model: Any,
     *,
@@ -66,6 +117,7 @@ def register_model(
     description: str | None = None,
 ) -> ModelVersion:
     """Register an in-memory model (scikit-learn API) as the next version of `name`."""
+    to = _registrar(where, trusted)
     if format not in formats.FORMATS:
         raise InvalidInput(
             f"unknown model format {format!r}", hint=f"use one of {', '.join(formats.FORMATS)}"
@@ -86,7 +138,7 @@ def register_model(
     )
     flavor = f"{type(model).__module__.split('.')[0]}.{type(model).__name__}"
     return register(
-        ws,
+        to,
         name,
         Candidate(data, format, flavor, loaded),
         sample_input=sample_input,
@@ -102,7 +154,7 @@ def register_model(
 
 
 def register_file(
-    ws: Workspace,
+    where: Workspace | Registrar,
     name: str,
     path: Path,
     *,
@@ -117,6 +169,7 @@ def register_file(
     description: str | None = None,
 ) -> ModelVersion:
     """Register a saved model file; its format is read from its content."""
+    to = _registrar(where, trusted)
     if path.is_symlink():
         raise InvalidInput(
             f"{path} is a symbolic link", hint="register the file it points to, by its own path"
@@ -135,14 +188,12 @@ def register_file(
             f"{path} is a pickle, which runs arbitrary code when loaded",
             hint="save it with skops.io.dump instead; or pass --trusted if you vouch for it",
         )
-    if trusted:
-        require_promoter(ws, "register a trusted model")
     model = formats.load(data, fmt, trusted=trusted)
     flavor = (
         None if fmt == "onnx" else f"{type(model).__module__.split('.')[0]}.{type(model).__name__}"
     )
     return register(
-        ws,
+        to,
         name,
         Candidate(data, fmt, flavor, model),
         sample_input=sample_input,
@@ -157,8 +208,17 @@ def register_file(
     )
 
 
+def _registrar(where: Workspace | Registrar, trusted: bool) -> Registrar:
+    if not isinstance(where, Workspace):
+        return where  # a server checks the promote permission itself
+    if trusted:
+        # Before any work, and before a trusted pickle is even unpickled.
+        require_promoter(where, "register a trusted model")
+    return WorkspaceRegistrar(where)
+
+
 def register(
-    ws: Workspace,
+    to: Registrar,
     name: str,
     candidate: Candidate,
     *,
@@ -173,18 +233,37 @@ def register(
     description: str | None,
 ) -> ModelVersion:
     check_name(name)
-    if trusted:
-        require_promoter(ws, "register a trusted model")
-    if candidate.format == "onnx":
-        formats.check_onnx_external_data(candidate.data)
-    if candidate.format == "skops" and not trusted:
-        unsafe = formats.unsafe_types(formats.skops_untrusted_types(candidate.data))
-        if unsafe:
-            raise formats.UnsafeModel(
-                "the model contains types outside scikit-learn, numpy and scipy: "
-                + ", ".join(unsafe),
-                hint="review them, then register with trusted=True (--trusted)",
-            )
+    # The recording step checks the bytes again; checking here saves the work below.
+    record.check_bytes(candidate.data, candidate.format, trusted=trusted)
+    draft = prepare(
+        to,
+        candidate,
+        sample_input=sample_input,
+        run=to.get_run(run) if run is not None else None,
+        reference=reference,
+        holdout=holdout,
+        target=target,
+        metrics=metrics,
+        card=card,
+        trusted=trusted,
+    )
+    return to.insert_version(name, draft, description=description)
+
+
+def prepare(
+    to: Registrar,
+    candidate: Candidate,
+    *,
+    sample_input: pd.DataFrame | None,
+    run: Run | None,
+    reference: pd.DataFrame | None,
+    holdout: pd.DataFrame | None,
+    target: str | None,
+    metrics: dict[str, float] | None,
+    card: dict[str, str] | None,
+    trusted: bool,
+) -> VersionDraft:
+    """Everything that needs the model object, computed; the bytes put through `to`."""
     card_fields = _check_card(card)
     model = candidate.model
     task = evaluation.task_of(model)
@@ -194,7 +273,6 @@ def register(
         head = sample_input.head(SIGNATURE_ROWS)
         signature = infer_signature(head, model.predict(head), getattr(model, "classes_", None))
 
-    run_record = _run(ws, run)
     found_metrics: dict[str, float] = {}
     importance = None
     holdout_id = None
@@ -202,109 +280,34 @@ def register(
         features, y = _split_holdout(holdout, target, signature)
         found_metrics.update(evaluation.evaluate(model, task, features, y))
         importance = evaluation.permutation_importance(model, task, features, y)
-        holdout_id = ws.objects.put_bytes(_parquet(holdout))
-    if run_record is not None:
-        found_metrics.update(run_record.metrics)
+        holdout_id = to.put_bytes(_parquet(holdout))
+    if run is not None:
+        found_metrics.update(run.metrics)
     found_metrics.update({k: float(v) for k, v in (metrics or {}).items()})
 
     profile_id = None
-    profile_doc = None
     base = reference if reference is not None else sample_input
     if base is not None:
         profile_doc = _profile(base, model, signature)
-        profile_id = ws.objects.put_bytes(json.dumps(profile_doc, sort_keys=True).encode())
+        profile_id = to.put_bytes(json.dumps(profile_doc, sort_keys=True).encode())
 
-    object_id = ws.objects.put_bytes(candidate.data)
-    commit = run_record.git_commit if run_record is not None else gitutil.head_commit(ws.root)
-    inputs = dict(run_record.inputs) if run_record is not None else {}
-    row = {
-        "model": name,
-        "created": time.time(),
-        "actor": ws.actor,
-        "format": candidate.format,
-        "flavor": candidate.flavor,
-        "object_id": object_id,
-        "size": len(candidate.data),
-        "trusted_by": ws.actor if trusted else None,
-        "run_id": run_record.id if run_record is not None else None,
-        "git_commit": commit,
-        "task": task,
-        "target": target,
-        "signature": json.dumps(signature.to_dict()) if signature else None,
-        "metrics": json.dumps(found_metrics, sort_keys=True),
-        "inputs": json.dumps(inputs, sort_keys=True),
-        "importance": json.dumps(importance) if importance is not None else None,
-        "card_fields": json.dumps(card_fields, sort_keys=True),
-        "profile_id": profile_id,
-        "holdout_id": holdout_id,
-    }
-    mv = _insert(ws, name, row, description, profile_doc)
-    from monoloop.registry import tags
-
-    tags.after_register(ws, mv)
-    return mv
-
-
-def _insert(
-    ws: Workspace,
-    name: str,
-    row: dict[str, Any],
-    description: str | None,
-    profile: dict[str, Any] | None,
-) -> ModelVersion:
-    # Two registrations racing for the same version number: the loser retries.
-    for attempt in range(5):
-        try:
-            with ws.db.write() as conn:
-                exists = conn.execute(
-                    select(models.c.name).where(models.c.name == name).with_for_update()
-                ).first()
-                if exists is None:
-                    conn.execute(
-                        insert(models).values(
-                            name=name, created=row["created"], description=description
-                        )
-                    )
-                version = latest_version(conn, name) + 1
-                draft = {**row, "version": version, "card_id": ""}
-                from monoloop.registry.versions import to_version
-
-                mv = to_version(_Row(draft))
-                card = render_card(mv, profile=profile)
-                draft["card_id"] = ws.objects.put_bytes(card.encode())
-                conn.execute(insert(model_versions).values(**draft))
-                ws.record(conn, "model.register", mv.ref, _register_payload(draft))
-                return resolve(conn, f"{name}:{version}")
-        except sa_exc.IntegrityError:
-            if attempt == 4:
-                raise
-    raise AssertionError("unreachable")
-
-
-class _Row:
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.__dict__.update(values)
-
-
-def _register_payload(row: dict[str, Any]) -> dict[str, Any]:
-    keys = ("version", "format", "object_id", "size", "run_id", "git_commit", "trusted_by")
-    payload = {k: row[k] for k in keys}
-    payload["inputs"] = json.loads(row["inputs"])
-    payload["metrics"] = {
-        k: (v if v == v and abs(v) != float("inf") else repr(v))
-        for k, v in json.loads(row["metrics"]).items()
-    }
-    return payload
-
-
-def require_promoter(ws: Workspace, what: str) -> None:
-    """Only the actors in `registry.promoters` may do this (everyone when the list is empty)."""
-    allowed = ws.config.registry.promoters
-    if allowed and ws.actor not in allowed:
-        raise Forbidden(
-            f"{ws.actor} may not {what}: it needs the promote permission",
-            hint="ask one of registry.promoters in monoloop.yaml: " + ", ".join(allowed),
-        )
+    return VersionDraft(
+        format=candidate.format,
+        flavor=candidate.flavor,
+        object_id=to.put_bytes(candidate.data),
+        trusted=trusted,
+        run_id=run.id if run is not None else None,
+        git_commit=run.git_commit if run is not None else gitutil.head_commit(to.root),
+        task=task,
+        target=target,
+        signature=signature.to_dict() if signature else None,
+        metrics=found_metrics,
+        inputs=dict(run.inputs) if run is not None else {},
+        importance=importance,
+        card_fields=card_fields,
+        profile_id=profile_id,
+        holdout_id=holdout_id,
+    )
 
 
 def _check_card(card: dict[str, str] | None) -> dict[str, str]:
@@ -367,14 +370,3 @@ def _plain_list(values: Any) -> list[Any] | None:
     if values is None:
         return None
     return [v.item() if hasattr(v, "item") else v for v in list(values)]
-
-
-def verify_bytes(data: bytes, object_id: str) -> None:
-    """Bytes read for loading must be exactly the bytes registered."""
-    from monoloop.errors import CorruptObject
-
-    if hash_bytes(data) != object_id:
-        raise CorruptObject(
-            f"model object {object_id} does not match its id",
-            hint="run `monoloop store fsck`; restore the object from a remote",
-        )

@@ -140,6 +140,18 @@ def iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def from_iso(text: str | None) -> float | None:
+    """The timestamp `iso` wrote (to the microsecond)."""
+    if text is None:
+        return None
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
+
+
+def number(value: Any) -> float:
+    """A float read back from JSON: non-finite ones travel as text ("nan") or null."""
+    return float("nan") if value is None else float(value)
+
+
 @dataclass(frozen=True)
 class Artifact:
     name: str
@@ -200,4 +212,34 @@ class Run:
             "inputs": dict(self.inputs),
             "outputs": dict(self.outputs),
             "artifacts": {k: a.id for k, a in self.artifacts.items()},
+            "artifact_kinds": {k: a.kind for k, a in self.artifacts.items()},
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Run:
+        """The run `to_dict` described (a non-finite float param comes back as its text)."""
+        kinds = d.get("artifact_kinds", {})
+        start = from_iso(d["start"])
+        assert start is not None
+        return cls(
+            id=d["id"],
+            name=d["name"],
+            pipeline=d["pipeline"],
+            stage=d["stage"],
+            status=d["status"],
+            start=start,
+            end=from_iso(d["end"]),
+            git_commit=d["git_commit"],
+            git_dirty=d["git_dirty"],
+            python=d["python"],
+            packages_hash=d["packages_hash"],
+            actor=d["actor"],
+            error=d["error"],
+            log_id=d["log_id"],
+            params=dict(d["params"]),
+            metrics={k: number(v) for k, v in d["metrics"].items()},
+            tags=dict(d["tags"]),
+            inputs=dict(d["inputs"]),
+            outputs=dict(d["outputs"]),
+            artifacts={k: Artifact(k, v, kinds.get(k, "file")) for k, v in d["artifacts"].items()},
+        )

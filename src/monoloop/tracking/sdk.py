@@ -17,7 +17,9 @@ flushed before the exception goes on) or on SIGTERM (flush, mark killed, then di
 default handler would). A SIGKILL loses at most the last flush interval.
 
 Inside a pipeline stage the executor sets MONOLOOP_RUN_ID (and MONOLOOP_WORKSPACE):
-`start_run()` then attaches to that run and leaves ending it to the executor.
+`start_run()` then attaches to that run and leaves ending it to the executor. With
+MONOLOOP_SERVER_URL (and MONOLOOP_TOKEN) set and no workspace named, runs go to that
+monoloop server instead of a local workspace: the same calls, one request per flush.
 
 The "current run" (`log_metric(...)` and friends at module level) is a context variable,
 so threads and asyncio tasks each see their own.
@@ -29,20 +31,16 @@ import contextvars
 import os
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monoloop.errors import Conflict, InvalidInput
 from monoloop.tracking import writer as _w
 from monoloop.tracking.model import check_key, check_metric, check_step
-from monoloop.tracking.service import (
-    check_params,
-    check_tags,
-    get_run,
-    make_finish,
-    new_run,
-    store_artifact,
-)
+from monoloop.tracking.service import check_params, check_tags, make_finish, new_run
 from monoloop.workspace import Workspace
+
+if TYPE_CHECKING:
+    from monoloop.backend.base import Backend
 
 ENV_RUN_ID = "MONOLOOP_RUN_ID"
 ENV_WORKSPACE = "MONOLOOP_WORKSPACE"
@@ -83,7 +81,13 @@ class RunHandle:
 
     @property
     def workspace(self) -> Workspace:
+        """The local workspace (InvalidInput when the run goes to a server)."""
         return self._writer.ws
+
+    @property
+    def backend(self) -> Backend:
+        """Where the run is written: a local workspace or a monoloop server."""
+        return self._writer.backend
 
     def log_metric(self, key: str, value: float, step: int | None = None) -> None:
         # The hot path of a training loop: checks are skipped for keys and types seen before.
@@ -116,7 +120,7 @@ class RunHandle:
 
     def log_artifact(self, path: str | Path, *, name: str | None = None) -> str:
         """Store the file or directory now (it may change later); returns its content id."""
-        artifact = store_artifact(self._writer.ws, Path(path), name=name)
+        artifact = self._writer.backend.store_artifact(Path(path), name=name)
         self._writer.put(_w.ArtifactOp(self.id, artifact))
         return artifact.id
 
@@ -176,7 +180,7 @@ def start_run(
         if tags:
             handle.set_tags(tags)
     else:
-        new = new_run(writer.ws.actor, name=name, tags=tags, params=params)
+        new = new_run(writer.backend.actor, name=name, tags=tags, params=params)
         handle = RunHandle(writer, new.id, owned=True)
         writer.put(new)
         writer.remember(handle)
@@ -186,7 +190,7 @@ def start_run(
 
 
 def _attach(writer: _w.Writer, run_id: str) -> RunHandle:
-    run = get_run(writer.ws, run_id)
+    run = writer.backend.get_run(run_id)
     if run.status != "running":
         raise Conflict(
             f"{ENV_RUN_ID}={run_id} names a run that is already {run.status}",

@@ -51,6 +51,7 @@ from monoloop.workspace import Workspace
 
 __all__ = [
     "Run",
+    "apply_batch",
     "create_run",
     "finish_run",
     "get_run",
@@ -76,8 +77,10 @@ def create_run(
     params: dict[str, Any] | None = None,
     inputs: dict[str, str] | None = None,
     run_id: str | None = None,
+    env: environment.Environment | None = None,
 ) -> str:
-    """Start a run (status "running") and return its id; records the code and environment."""
+    """Start a run (status "running") and return its id; records the code and environment
+    (`env`, or the workspace's own: a server records what its remote client ran on)."""
     new = new_run(
         ws.actor,
         run_id=run_id,
@@ -87,15 +90,29 @@ def create_run(
         tags=tags,
         params=params,
         inputs=inputs,
-        env=environment.capture(ws.root),
+        env=env or environment.capture(ws.root),
     )
     batch = Batch()
     batch.add_run(new)
-    with ws.db.write() as conn:
-        if run_id is not None and _status(conn, new.id) is not None:
-            raise Conflict(f"a run with id {new.id} already exists", hint="leave run_id unset")
-        apply(ws, conn, batch)
+    apply_batch(ws, batch)
     return new.id
+
+
+def apply_batch(ws: Workspace, batch: Batch) -> None:
+    """Write a batch of validated operations (see `writes`) in one transaction: what the
+    SDK's writer flushes, locally or through a server. A new run's id must be new."""
+    with ws.db.write() as conn:
+        if batch.new_runs:
+            ids = list(batch.new_runs)
+            for i in range(0, len(ids), 500):
+                taken = conn.execute(
+                    select(runs.c.id).where(runs.c.id.in_(ids[i : i + 500])).limit(1)
+                ).scalar()
+                if taken is not None:
+                    raise Conflict(
+                        f"a run with id {taken} already exists", hint="leave run_id unset"
+                    )
+        apply(ws, conn, batch)
 
 
 def new_run(
@@ -148,7 +165,7 @@ def check_paths(paths: dict[str, str], what: str) -> dict[str, str]:
 def log_params(ws: Workspace, run_id: str, params: dict[str, Any]) -> None:
     batch = Batch()
     batch.add_params(check_run_id(run_id), check_params(params))
-    _apply(ws, batch)
+    apply_batch(ws, batch)
 
 
 def log_metrics(
@@ -178,13 +195,13 @@ def log_points(ws: Workspace, points: list[Point]) -> None:
     if points:
         batch = Batch()
         batch.points.extend(points)
-        _apply(ws, batch)
+        apply_batch(ws, batch)
 
 
 def set_tags(ws: Workspace, run_id: str, tags: dict[str, str]) -> None:
     batch = Batch()
     batch.add_tags(check_run_id(run_id), check_tags(tags))
-    _apply(ws, batch)
+    apply_batch(ws, batch)
 
 
 def log_artifact(ws: Workspace, run_id: str, path: Path, *, name: str | None = None) -> str:
@@ -192,7 +209,7 @@ def log_artifact(ws: Workspace, run_id: str, path: Path, *, name: str | None = N
     artifact = store_artifact(ws, path, name=name)
     batch = Batch()
     batch.add_artifact(check_run_id(run_id), artifact)
-    _apply(ws, batch)
+    apply_batch(ws, batch)
     return artifact.id
 
 
@@ -218,7 +235,7 @@ def finish_run(
     """End a running run as finished, failed or killed; Conflict if it has already ended."""
     batch = Batch()
     batch.add_finish(check_run_id(run_id), make_finish(status, outputs, log_id, error))
-    _apply(ws, batch)
+    apply_batch(ws, batch)
 
 
 def make_finish(
@@ -242,15 +259,6 @@ def make_finish(
         log_id=log_id,
         error=error,
     )
-
-
-def _apply(ws: Workspace, batch: Batch) -> None:
-    with ws.db.write() as conn:
-        apply(ws, conn, batch)
-
-
-def _status(conn: Connection, run_id: str) -> str | None:
-    return conn.execute(select(runs.c.status).where(runs.c.id == run_id)).scalar()
 
 
 # Reading ------------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
-"""The SDK's background writer: one per workspace per process, flushing a buffer in batches.
+"""The SDK's background writer: one per workspace (or server) per process, flushing a
+buffer in batches.
 
 Callers append to `Writer.ops` (a deque: appends and pops are atomic, so the hot path takes
 no lock). A daemon thread drains it every `flush_interval` seconds, or sooner when woken,
-into one `writes.Batch` committed in one transaction. A flush that fails for a passing
-reason (the database is busy or unreachable) puts its operations back to be retried.
+into one `writes.Batch` that the backend commits in one transaction: the workspace's DB, or
+a monoloop server (one request per flush). A flush that fails for a passing reason (the
+database is busy, it or the server is unreachable) puts its operations back to be retried.
 
 Process-level hooks, installed once: atexit (end runs left open, flush), SIGTERM (flush,
 mark runs killed, then die as the default handler would), the uncaught-exception hook (so
@@ -25,13 +27,15 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
 
-from monoloop.errors import MonoloopError
+from monoloop.errors import ConnectionFailed, InvalidInput, MonoloopError
 from monoloop.tracking.environment import Environment, capture
 from monoloop.tracking.model import Artifact, Param
-from monoloop.tracking.writes import Batch, Finish, NewRun, apply
+from monoloop.tracking.writes import Batch, Finish, NewRun
 from monoloop.workspace import Workspace
 
 if TYPE_CHECKING:
+    from monoloop.backend import Remote
+    from monoloop.backend.base import Backend
     from monoloop.tracking.sdk import RunHandle
 
 clock = time.time
@@ -70,14 +74,12 @@ class FinishOp:
 class Writer:
     def __init__(
         self,
-        ws: Workspace,
+        backend: Backend,
         *,
-        owns_ws: bool,
         flush_interval: float = DEFAULT_FLUSH_INTERVAL,
         max_points: int = DEFAULT_MAX_POINTS,
     ) -> None:
-        self.ws = ws
-        self.owns_ws = owns_ws
+        self.backend = backend
         self.flush_interval = flush_interval
         self.max_points = max_points
         self.ops: collections.deque[Any] = collections.deque()
@@ -90,6 +92,18 @@ class Writer:
         self._last_error: str | None = None
         self._retime = False
         self._start_thread()
+
+    @property
+    def ws(self) -> Workspace:
+        """The local workspace written to; a remote writer has none."""
+        from monoloop.backend.local import LocalBackend
+
+        if not isinstance(self.backend, LocalBackend):
+            raise InvalidInput(
+                f"runs go to the server {self.backend!r}: there is no local workspace",
+                hint="use run.backend, or unset MONOLOOP_SERVER_URL to track locally",
+            )
+        return self.backend.ws
 
     def _start_thread(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="monoloop-tracking", daemon=True)
@@ -167,9 +181,10 @@ class Writer:
         pop = self.ops.popleft
         ops = [pop() for _ in range(count)]
         try:
-            batch = self._batch(ops)
-            with self.ws.db.write() as conn:
-                apply(self.ws, conn, batch)
+            self.backend.write(self._batch(ops))
+        except ConnectionFailed:
+            self.ops.extendleft(reversed(ops))
+            raise
         except MonoloopError as error:
             # Not going to succeed on a retry (a run deleted under us): drop it, say so.
             sys.stderr.write(f"monoloop: dropped {count} buffered tracking writes: {error}\n")
@@ -203,7 +218,7 @@ class Writer:
         """Git state and packages, refreshed every few seconds rather than per run."""
         now = time.monotonic()
         if self._env is None or now - self._env[0] > ENV_REFRESH_S:
-            self._env = (now, capture(self.ws.root))
+            self._env = (now, capture(self.backend.root))
         return self._env[1]
 
     def close(self) -> None:
@@ -213,8 +228,7 @@ class Writer:
         try:
             self.flush()
         finally:
-            if self.owns_ws:
-                self.ws.close()
+            self.backend.close()
 
     def after_fork(self) -> None:
         """In a forked child: the parent's buffer and runs are the parent's to finish."""
@@ -223,11 +237,11 @@ class Writer:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self.holder = None
-        self.ws.db.engine.dispose(close=False)
+        self.backend.after_fork()
         self._start_thread()
 
 
-_writers: dict[Path, Writer] = {}
+_writers: dict[Path | str, Writer] = {}
 _by_place: dict[str | Path, Writer] = {}
 _registry = threading.Lock()
 
@@ -238,12 +252,16 @@ def writer_for(
     flush_interval: float | None = None,
     max_points: int | None = None,
 ) -> Writer:
+    from monoloop.backend import Remote
+
     given = where if isinstance(where, Workspace) else None
-    place = given.root if given else str(where) if where else os.getcwd()
+    # No workspace named: MONOLOOP_SERVER_URL sends the runs to a server.
+    remote = Remote.from_env() if where is None else None
+    place = given.root if given else str(where) if where else remote.url if remote else os.getcwd()
     # Finding the root walks the file system: a run in a loop looks its place up here instead.
     writer = _by_place.get(place)
     if writer is None or writer.closed:
-        writer = _open_writer(given, place)
+        writer = _open_writer(given, place, remote)
         _by_place[place] = writer
     if flush_interval is not None:
         writer.set_interval(flush_interval)
@@ -252,17 +270,27 @@ def writer_for(
     return writer
 
 
-def _open_writer(given: Workspace | None, place: str | Path) -> Writer:
+def _open_writer(given: Workspace | None, place: str | Path, remote: Remote | None) -> Writer:
+    from monoloop.backend import remote_backend
+    from monoloop.backend.local import LocalBackend
     from monoloop.root import find_root
     from monoloop.workspace import open_workspace
 
-    root = given.root if given else find_root(Path(place).resolve())
+    key: Path | str = (
+        remote.url if remote else given.root if given else find_root(Path(place).resolve())
+    )
     with _registry:
-        writer = _writers.get(root)
+        writer = _writers.get(key)
         if writer is None or writer.closed:
-            ws = given or open_workspace(root)
-            writer = Writer(ws, owns_ws=given is None)
-            _writers[root] = writer
+            if remote is not None:
+                backend = remote_backend(remote, Path.cwd())
+            elif given is not None:
+                backend = LocalBackend(given, owns=False)
+            else:
+                assert isinstance(key, Path)
+                backend = LocalBackend(open_workspace(key))
+            writer = Writer(backend)
+            _writers[key] = writer
             _install_hooks()
     return writer
 
