@@ -161,6 +161,8 @@ def _data_steps(run: _Runner, ws: Workspace, repo: Path) -> None:
         size = (repo / "data" / "customers.csv").stat().st_size
         say.append(f"data/customers.csv ({size:,} bytes), data/events/ (5 files)")
 
+    _validation_steps(run, ws, repo)
+
     with run.step("monoloop data add: version the data beside the code") as say:
         added = data.add("data/customers.csv", "data/events", workspace=repo)
         run.check(all(a.changed for a in added), "data add did not track the data")
@@ -199,6 +201,40 @@ def _data_steps(run: _Runner, ws: Workspace, repo: Path) -> None:
             "customers.csv differs after pull",
         )
         say.append(f"{pulled.transferred} objects fetched and verified, data checked out")
+
+
+def _validation_steps(run: _Runner, ws: Workspace, repo: Path) -> None:
+    import secrets
+
+    from monoloop.validation import PiiKey, check, fix, infer
+
+    data = repo / "data" / "customers.csv"
+    contract = repo / "contracts" / "customers.yaml"
+    with run.step("data contract inferred; PII found in free text") as say:
+        infer(ws, data, output=contract)
+        report = check(ws, data, contract)
+        findings = report.pii.findings if report.pii else []
+        kinds = sorted({f.kind for f in findings if f.column == "notes"})
+        run.check(not report.ok and {"email", "phone"} <= set(kinds), f"PII not caught: {kinds}")
+        say.append(
+            f"{report.rows:,} rows; notes holds {', '.join(kinds)} "
+            f"({sum(f.cells for f in findings):,} cells): the contract forbids it"
+        )
+
+    with run.step("pseudonymise PII with a keyed hash, validate again") as say:
+        contract.write_text(contract.read_text().replace("pii: forbid", "pii: pseudonymize"))
+        # A demo key, made for this run: a real one lives in a secret store.
+        key = PiiKey(secrets.token_hex(32))
+        clean = data.with_name("customers.pz.csv")
+        fixed = fix(ws, data, contract, output=clean, key=key)
+        clean.replace(data)
+        report = check(ws, data, contract)
+        run.check(report.ok, "the pseudonymised data still fails its contract")
+        run.report.summary["validation"] = {
+            "contract": "contracts/customers.yaml",
+            "pii": f"{fixed.cells:,} cells of {', '.join(fixed.columns)} pseudonymised",
+        }
+        say.append(f"{report.rows:,} rows pass {len(report.rules)} rules; no raw PII left")
 
 
 def _pipeline_steps(run: _Runner, ws: Workspace, repo: Path) -> None:
