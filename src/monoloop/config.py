@@ -22,7 +22,7 @@ from monoloop.errors import ConfigError
 from monoloop.pipelines.spec import Pipeline
 from monoloop.registry.spec import ModelSpec, RegistryConfig
 from monoloop.root import CONFIG_FILE
-from monoloop.serving.spec import DeploymentSpec
+from monoloop.serving.spec import DeploymentSpec, ServingConfig
 from monoloop.validation.contract import Contract
 from monoloop.yamlkeys import key_lines
 
@@ -122,6 +122,9 @@ class Config(_Strict):
     )
     deployments: dict[str, DeploymentSpec] = Field(
         default_factory=dict, description="HTTP endpoints serving NAME@ALIAS (docs/serving.md)"
+    )
+    serving: ServingConfig = Field(
+        default_factory=ServingConfig, description="How `monoloop serve` runs (docs/serving.md)"
     )
 
     @model_validator(mode="after")
