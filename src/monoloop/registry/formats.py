@@ -70,14 +70,24 @@ def to_onnx(model: Any, sample: Any) -> bytes:
     if hasattr(model, "predict_proba"):
         # Probabilities as one tensor, not a list of dicts (ZipMap): cheaper and comparable.
         options = {type(_final_step(model)): {"zipmap": False}}
+    first = sample[:1]
+    if hasattr(first, "to_numpy") and fitted_on_arrays(model, first):
+        # A model fitted on an array takes one tensor, not one input per column.
+        first = first.to_numpy(dtype=np.float64)
     try:
-        graph = convert(model, sample[:1], options=options)
+        graph = convert(model, first, options=options)
     except Exception as exc:  # skl2onnx raises many types for unsupported models
         raise InvalidInput(
             f"cannot export {type(model).__name__} to ONNX: {str(exc).splitlines()[0]}",
             hint="register it in the skops format instead (the default)",
         ) from None
     return bytes(graph.SerializeToString())
+
+
+def fitted_on_arrays(model: Any, frame: Any) -> bool:
+    """A model that never saw column names, with all-numeric input."""
+    numeric = all(kind in "fiu" for kind in (dt.kind for dt in frame.dtypes))
+    return numeric and not hasattr(model, "feature_names_in_")
 
 
 def _final_step(model: Any) -> Any:
@@ -207,7 +217,7 @@ class OnnxModel:
     def _feeds(self, frame: Any) -> dict[str, np.ndarray]:
         if len(self.inputs) == 1 and self.inputs[0].name not in getattr(frame, "columns", ()):
             kind = self.inputs[0].type
-            values = np.asarray(frame, dtype=np.float32 if kind == "tensor(float)" else None)
+            values = np.asarray(frame, dtype=_ONNX_DTYPES.get(kind))
             return {self.inputs[0].name: values}
         return {i.name: _column(frame[i.name], i.type) for i in self.inputs}
 
@@ -215,6 +225,13 @@ class OnnxModel:
         (labels,) = self.session.run([self._label], self._feeds(frame))
         out: np.ndarray = np.asarray(labels).ravel()
         return out
+
+    def outputs(self, frame: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """Labels and, where the graph gives them, probabilities: one run of the graph."""
+        names = [self._label] if self._proba is None else [self._label, self._proba]
+        found = self.session.run(names, self._feeds(frame))
+        labels: np.ndarray = np.asarray(found[0]).ravel()
+        return labels, (np.asarray(found[1]) if self._proba is not None else None)
 
     def predict_proba(self, frame: Any) -> np.ndarray:
         if self._proba is None:
