@@ -12,6 +12,7 @@ from monoloop import __version__
 from monoloop.cli import audit, ci, config, data, demo, init, models, runs, store, sweep, validate
 from monoloop.cli import check as check_cmd
 from monoloop.cli import run as run_cmd
+from monoloop.cli import serve as serve_cmd
 from monoloop.cli.context import CliContext
 from monoloop.cli.output import Output
 from monoloop.errors import MonoloopError
@@ -64,6 +65,7 @@ app.add_typer(models.app, name="models")
 app.command("check")(check_cmd.check)
 app.add_typer(ci.app, name="ci")
 app.command("demo")(demo.demo)
+app.command("serve")(serve_cmd.serve)
 
 
 def run(argv: list[str] | None = None) -> int:
