@@ -1,11 +1,14 @@
-"""`monoloop serve` as a user types it:
+"""`monoloop serve` and `monoloop predict` as a user types them:
 clear refusals before anything starts, and results on stdout."""
 
 from __future__ import annotations
 
+import json
 import socket
 
+import pandas as pd
 import pytest
+from tests.integration.registry_fixtures import churn_frame
 from tests.integration.serving_fixtures import alias, deploy, register_churn
 
 from monoloop.cli import main
@@ -44,7 +47,23 @@ def test_serve_refuses_what_cannot_start(ws: Workspace, capsys: pytest.CaptureFi
     assert code == 2 and f"cannot listen on 127.0.0.1:{port}" in err and "--port" in err
 
 
+def test_predict_command(ws: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    register_churn(ws)
+    alias(ws, "churn@champion", 1)
+    churn_frame(120, seed=2).drop(columns=["churned"]).to_parquet(ws.root / "in.parquet")
+    code, out, err = cli(
+        capsys, ws, "predict", "churn@champion", "in.parquet", "-o", "out.csv", "--json"
+    )
+    assert code == 0, err
+    result = json.loads(out)
+    assert (result["rows"], result["model"], result["version"]) == (120, "churn", 1)
+    assert len(pd.read_csv(ws.root / "out.csv")) == 120
+
+    code, out, err = cli(capsys, ws, "predict", "churn", "in.parquet", "-o", "out.txt")
+    assert code == 2 and ".csv and .parquet" in err
+
+
 def test_commands_have_help(ws: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
-    for args in (["serve"],):
+    for args in (["serve"], ["predict"]):
         code, out, _ = cli(capsys, ws, *args, "--help")
         assert code == 0 and "Usage" in out

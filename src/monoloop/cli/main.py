@@ -11,6 +11,7 @@ import typer
 from monoloop import __version__
 from monoloop.cli import audit, ci, config, data, demo, init, models, runs, store, sweep, validate
 from monoloop.cli import check as check_cmd
+from monoloop.cli import predict as predict_cmd
 from monoloop.cli import run as run_cmd
 from monoloop.cli import serve as serve_cmd
 from monoloop.cli.context import CliContext
@@ -66,6 +67,7 @@ app.command("check")(check_cmd.check)
 app.add_typer(ci.app, name="ci")
 app.command("demo")(demo.demo)
 app.command("serve")(serve_cmd.serve)
+app.command("predict")(predict_cmd.predict)
 
 
 def run(argv: list[str] | None = None) -> int:
