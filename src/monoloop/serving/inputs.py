@@ -19,6 +19,7 @@ the costly step of the plain path (a DataFrame per request) is gone where it can
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,6 +127,9 @@ class Codec:
         self.inputs: list[Column] = signature.inputs if signature is not None else []
         self.names = [c.name for c in self.inputs]
         self._whole = any(c.type == "integer" for c in self.inputs)
+        # One row's values in signature order, as a tuple built in C.
+        take = operator.itemgetter(*self.names) if self.names else (lambda _r: ())
+        self._take = take if len(self.names) != 1 else (lambda r: (r[self.names[0]],))
 
     @property
     def mode(self) -> str:
@@ -187,15 +191,15 @@ class Codec:
         )
 
     def _matrix(self, payload: Payload) -> np.ndarray:
-        names = self.names
         arr: np.ndarray | None
         try:
             if payload.records is not None:
-                arr = np.array([[r[n] for n in names] for r in payload.records])
+                take = self._take
+                arr = np.array([take(r) for r in payload.records])
             else:
                 cols = payload.columns
                 assert cols is not None
-                arr = np.array([cols[n] for n in names]).T
+                arr = np.array([cols[n] for n in self.names]).T
         except KeyError:
             raise self._missing(payload) from None
         except ValueError:  # a nested list somewhere: the careful path names the column

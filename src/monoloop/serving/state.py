@@ -20,26 +20,24 @@ from typing import Any
 
 import numpy as np
 import orjson
-from fastapi import Request
-from fastapi.responses import Response
+from starlette.types import Receive
 
 from monoloop.errors import MonoloopError
 from monoloop.serving.batching import Answer, Batcher, Job, elapsed_ms
 from monoloop.serving.http import (
-    ID_HEADER,
-    JSON,
+    JSON_HEADERS,
+    Headers,
+    RequestIds,
     UnsupportedMediaType,
-    error_response,
     is_json,
     jsonable,
     read_body,
-    request_id,
 )
 from monoloop.serving.inputs import BODY_HINT, parse_body
 from monoloop.serving.metrics import ServingMetrics
 from monoloop.serving.models import Follower, Loaded, Slot, slots_for
 from monoloop.serving.predlog import Entry, PredictionLogWriter
-from monoloop.serving.router import CANARY, KEY_HEADER, PRIMARY, SHADOW, choose
+from monoloop.serving.router import CANARY, PRIMARY, SHADOW, choose
 from monoloop.serving.service import DeploymentView, RoleView
 from monoloop.workspace import Settings, Workspace
 
@@ -109,6 +107,7 @@ class ServingState:
         self.max_body_bytes = config.max_body_bytes
         self.on_ready = on_ready
         self.metrics = ServingMetrics(self.snapshot)
+        self.request_id = RequestIds()
         self.writer: PredictionLogWriter | None = None
         self.follower: Follower | None = None
         self.boot_error: str | None = None
@@ -255,22 +254,24 @@ class ServingState:
 
     # -- requests -------------------------------------------------------------------------
 
-    async def predict(self, request: Request) -> Response:
+    async def predict(
+        self, name: str, raw_headers: list[tuple[bytes, bytes]], receive: Receive
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """One predict request, as (status, headers, body): the ASGI messages to send."""
         start = time.perf_counter()
-        name = request.path_params["name"]
         deployment = self.deployments.get(name)
         if deployment is None:
-            return error_response(self._unknown(name))
-        headers = request.headers
+            return _error(self._unknown(name))
+        headers = Headers(raw_headers)
         try:
-            if not is_json(headers.get("content-type")):
+            if not is_json(headers.content_type):
                 raise UnsupportedMediaType(
-                    f"the body must be JSON, got {headers.get('content-type') or 'no type'}",
+                    f"the body must be JSON, got {headers.content_type or 'no type'}",
                     hint="send Content-Type: application/json; " + BODY_HINT,
                 )
-            payload = parse_body(await read_body(request, self.max_body_bytes))
-            rid = request_id(headers.get(ID_HEADER))
-            role = deployment.route(headers.get(KEY_HEADER) or rid)
+            payload = parse_body(await read_body(receive, headers, self.max_body_bytes))
+            rid = self.request_id(headers.request_id)
+            role = deployment.route(headers.request_key or rid)
             future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
             deployment.batchers[role].submit(Job(payload, rid, start, future))
             answer = await future
@@ -283,7 +284,7 @@ class ServingState:
 
     def _answered(
         self, deployment: Deployment, role: str, request_id: str, answer: Answer, start: float
-    ) -> Response:
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         loaded = answer.loaded
         mv = loaded.version
         out: dict[str, Any] = {
@@ -302,16 +303,22 @@ class ServingState:
         m.child(m.requests, deployment.name, "200").inc()
         m.child(m.version_requests, deployment.name, role, mv.model, str(mv.version)).inc()
         m.child(m.latency, deployment.name).observe(time.perf_counter() - start)
-        headers = {"x-request-id": request_id, "x-model-version": mv.ref}
-        return Response(body, media_type=JSON, headers=headers)
+        headers = [
+            *JSON_HEADERS,
+            (b"x-request-id", request_id.encode()),
+            (b"x-model-version", mv.ref.encode()),
+        ]
+        return 200, headers, body
 
-    def _failed(self, deployment: Deployment, error: MonoloopError, start: float) -> Response:
+    def _failed(
+        self, deployment: Deployment, error: MonoloopError, start: float
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         m = self.metrics
         status = str(error.http_status)
         m.child(m.requests, deployment.name, status).inc()
         m.child(m.errors, deployment.name, type(error).__name__).inc()
         m.child(m.latency, deployment.name).observe(time.perf_counter() - start)
-        return error_response(error)
+        return _error(error)
 
     def _unknown(self, name: str) -> MonoloopError:
         from monoloop.errors import NotFound
@@ -326,3 +333,7 @@ class ServingState:
         if found is None:
             raise self._unknown(name)
         return found
+
+
+def _error(error: MonoloopError) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    return error.http_status, list(JSON_HEADERS), orjson.dumps(error.to_dict())
