@@ -25,7 +25,7 @@ from monoloop.monitoring.spec import MonitorSpec, check_monitors
 from monoloop.pipelines.spec import Pipeline
 from monoloop.registry.spec import ModelSpec, RegistryConfig
 from monoloop.root import CONFIG_FILE
-from monoloop.serving.spec import DeploymentSpec
+from monoloop.serving.spec import DeploymentSpec, ServingConfig
 from monoloop.validation.contract import Contract
 from monoloop.yamlkeys import key_lines
 
@@ -131,6 +131,9 @@ class Config(_Strict):
     )
     policies: dict[str, PolicySpec] = Field(
         default_factory=dict, description="What the controller does when a monitor fires (ct.md)"
+    )
+    serving: ServingConfig = Field(
+        default_factory=ServingConfig, description="How `monoloop serve` runs (docs/serving.md)"
     )
 
     @model_validator(mode="after")

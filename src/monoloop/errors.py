@@ -26,7 +26,10 @@ StageFailed (MonoloopError, exit 1);
 monitoring: ProfileError (UserError), WindowError (InvalidInput);
 registry: RuleError and SignatureMismatch (InvalidInput), UnsafeModel (InvalidInput,
 HTTP 403), GatesFailed (MonoloopError, exit 1, HTTP 409);
-server: UnsupportedMediaType (UserError, HTTP 415), TooLarge (UserError, HTTP 413).
+server: UnsupportedMediaType (UserError, HTTP 415), TooLarge (UserError, HTTP 413);
+serving: ColumnMismatch (SignatureMismatch, HTTP 422, names the column), MalformedBody
+(UserError), UnsupportedMediaType (UserError, HTTP 415), BodyTooLarge (UserError, HTTP 413),
+NotLoaded (MonoloopError, HTTP 503), PredictionFailed (MonoloopError, HTTP 500).
 
 The CLI and the HTTP server translate these in exactly one place each; nothing
 else catches them. Anything that is not a MonoloopError is a bug (exit 1, HTTP 500).

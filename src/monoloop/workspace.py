@@ -181,6 +181,11 @@ def open_workspace(start: Path | None = None, *, env: Mapping[str, str] | None =
     return _open(load_settings(find_root(start or Path.cwd()), env=env))
 
 
+def open_settings(settings: Settings) -> Workspace:
+    """The workspace these already resolved settings describe (an app built from settings)."""
+    return _open(settings)
+
+
 def _open(settings: Settings) -> Workspace:
     # The store is checked first: it only parses its URL, so a bad one fails before any DB work.
     objects = open_store(

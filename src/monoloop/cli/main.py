@@ -26,7 +26,9 @@ from monoloop.cli import (
 from monoloop.cli import check as check_cmd
 from monoloop.cli import controller as controller_cmd
 from monoloop.cli import monitor as monitor_cmd
+from monoloop.cli import predict as predict_cmd
 from monoloop.cli import run as run_cmd
+from monoloop.cli import serve as serve_cmd
 from monoloop.cli import server as server_cmd
 from monoloop.cli.context import CliContext
 from monoloop.cli.output import Output
@@ -84,6 +86,8 @@ app.add_typer(monitor_cmd.app, name="monitor")
 app.command("controller")(controller_cmd.controller)
 app.command("server")(server_cmd.server)
 app.add_typer(tokens.app, name="tokens")
+app.command("serve")(serve_cmd.serve)
+app.command("predict")(predict_cmd.predict)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -293,6 +293,34 @@ def trust(
     )
 
 
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    ref: Annotated[str, REF],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Write the model here.")],
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", metavar="onnx", help="The format to export to.")
+    ] = "onnx",
+    json: Annotated[bool, JSON_OPTION] = False,
+) -> None:
+    """Export a version (checked against the model) for other runtimes; `runtime: onnx`
+    deployments then serve the export."""
+    from monoloop.fsutil import atomic_write_bytes
+    from monoloop.registry.export import export_version
+
+    c = cli(ctx, json=json)
+    path = output if output.is_absolute() else c.cwd / output
+    with c.workspace() as ws:
+        found = export_version(ws, ref, fmt=fmt)
+        data = ws.objects.get(found.object_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, data)
+    c.output.result(
+        {**found.to_dict(), "path": str(path)},
+        lambda con: con.print(f"exported {found.version.ref} to {path} ({found.size} bytes)"),
+    )
+
+
 @app.command("sync-tags")
 def sync_tags(ctx: typer.Context, json: Annotated[bool, JSON_OPTION] = False) -> None:
     """Repair the Git tags model/NAME/vN and model/NAME@ALIAS from the registry (local:

@@ -40,6 +40,13 @@ class OnnxModel:
         out: np.ndarray = np.asarray(labels).ravel()
         return out
 
+    def outputs(self, frame: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """Labels and, where the graph gives them, probabilities: one run of the graph."""
+        names = [self._label] if self._proba is None else [self._label, self._proba]
+        found = self.session.run(names, self._feeds(frame))
+        labels: np.ndarray = np.asarray(found[0]).ravel()
+        return labels, (np.asarray(found[1]) if self._proba is not None else None)
+
     def predict_proba(self, frame: Any) -> np.ndarray:
         if self._proba is None:
             raise InvalidInput("this ONNX model gives no probabilities")

@@ -19,6 +19,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from monoloop.errors import InvalidInput
 from monoloop.registry.adapters import LightGBMModel, OnnxModel
 
@@ -78,14 +80,24 @@ def to_onnx(model: Any, sample: Any) -> bytes:
     if hasattr(model, "predict_proba"):
         # Probabilities as one tensor, not a list of dicts (ZipMap): cheaper and comparable.
         options = {type(_final_step(model)): {"zipmap": False}}
+    first = sample[:1]
+    if hasattr(first, "to_numpy") and fitted_on_arrays(model, first):
+        # A model fitted on an array takes one tensor, not one input per column.
+        first = first.to_numpy(dtype=np.float64)
     try:
-        graph = convert(model, sample[:1], options=options)
+        graph = convert(model, first, options=options)
     except Exception as exc:  # skl2onnx raises many types for unsupported models
         raise InvalidInput(
             f"cannot export {type(model).__name__} to ONNX: {str(exc).splitlines()[0]}",
             hint="register it in the skops format instead (the default)",
         ) from None
     return bytes(graph.SerializeToString())
+
+
+def fitted_on_arrays(model: Any, frame: Any) -> bool:
+    """A model that never saw column names, with all-numeric input."""
+    numeric = all(kind in "fiu" for kind in (dt.kind for dt in frame.dtypes))
+    return numeric and not hasattr(model, "feature_names_in_")
 
 
 def _final_step(model: Any) -> Any:

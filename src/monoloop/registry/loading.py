@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
 
-from monoloop.errors import InvalidInput
+from monoloop.errors import InvalidInput, NotFound
 from monoloop.registry import formats
+from monoloop.registry.adapters import OnnxModel
 from monoloop.registry.model import ModelRef, ModelVersion
 from monoloop.registry.record import verify_bytes
 from monoloop.registry.versions import get_version
@@ -54,7 +55,13 @@ class Predictor:
         return np.asarray(self.model.predict_proba(self.features(frame)))
 
 
-def load_version(ws: Workspace, mv: ModelVersion) -> Predictor:
+def load_version(ws: Workspace, mv: ModelVersion, *, runtime: str = "auto") -> Predictor:
+    """The version, loaded: in its own format (`auto`), or as its ONNX graph (`onnx`: the
+    version itself if it is ONNX, else its export; see registry/export.py)."""
+    if runtime == "onnx" and mv.format != "onnx":
+        return _load_export(ws, mv)
+    if runtime not in ("auto", "onnx"):
+        raise InvalidInput(f"unknown runtime {runtime!r}", hint="use auto or onnx")
     return load_bytes(mv, ws.objects.get(mv.object_id))
 
 
@@ -70,6 +77,23 @@ def load_bytes(mv: ModelVersion, data: bytes) -> Predictor:
         )
     classes = mv.signature.classes if mv.signature is not None else None
     return Predictor(mv, formats.load(data, mv.format, trusted=mv.trusted, classes=classes))
+
+
+def _load_export(ws: Workspace, mv: ModelVersion) -> Predictor:
+    from monoloop.registry.export import find_export
+
+    found = find_export(ws, mv)
+    if found is None:
+        raise NotFound(
+            f"{mv.ref} has no ONNX export to serve with runtime: onnx",
+            hint=f"export it first: monoloop models export {mv.ref} --format onnx -o "
+            f"{mv.model}-v{mv.version}.onnx",
+        )
+    oid = found[0]
+    data = ws.objects.get(oid)
+    verify_bytes(data, oid)
+    # An ONNX graph runs no Python code: it needs no trust, whatever the version's format.
+    return Predictor(mv, OnnxModel(data))
 
 
 def load_model(ws: Workspace, ref: str | ModelRef) -> Predictor:

@@ -6,6 +6,12 @@ deployments:
     canary: {model: churn@challenger, traffic: 0.1}   # a sticky share of callers
     shadow: churn@shadow                              # mirrored, logged, never returned
     runtime: auto                                     # or onnx
+
+serving:                      # how `monoloop serve` runs them (every key optional)
+  poll_interval_s: 2          # how often each process re-resolves the aliases
+  max_batch_rows: 1024        # the largest micro-batch handed to one predict call
+  max_body_bytes: 16777216
+  prediction_log: {max_buffered_rows: 200000, flush_interval_s: 1, flush_rows: 20000}
 """
 
 from __future__ import annotations
@@ -49,3 +55,34 @@ class DeploymentSpec(_Strict):
         if self.shadow is not None:
             found.append(("shadow", self.shadow))
         return found
+
+
+class PredictionLogSpec(_Strict):
+    max_buffered_rows: int = Field(
+        default=200_000,
+        ge=1,
+        description="predictions held in memory before they are written; beyond it new ones "
+        "are dropped and counted (monoloop_predlog_dropped_rows_total)",
+    )
+    flush_interval_s: float = Field(
+        default=1.0, gt=0, le=3600, description="write buffered predictions at least this often"
+    )
+    flush_rows: int = Field(
+        default=20_000, ge=1, description="write as soon as this many predictions are buffered"
+    )
+
+
+class ServingConfig(_Strict):
+    poll_interval_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=3600,
+        description="how often a serving process re-resolves NAME@ALIAS to follow the registry",
+    )
+    max_batch_rows: int = Field(
+        default=1024, ge=1, description="the most rows one micro-batched predict call gets"
+    )
+    max_body_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1024, description="larger request bodies get HTTP 413"
+    )
+    prediction_log: PredictionLogSpec = Field(default_factory=PredictionLogSpec)
