@@ -71,3 +71,44 @@ def test_promote_and_roll_back_under_load_fail_no_request(ws: Workspace) -> None
     assert not failed, failed
     assert {version for _, version in outcomes} == {1, 2, 3}  # each held the alias in turn
     assert loads == 2  # v2 was loaded again after the rollback
+
+
+def test_a_canary_alias_nobody_holds_yet_waits_for_the_controller(ws: Workspace) -> None:
+    """The CT controller sets the canary alias when a cycle starts and may remove it when
+    the canary is withdrawn: serving starts without it and follows it both ways."""
+    register_churn(ws, seed=0)
+    register_churn(ws, seed=1, c=0.5)
+    alias(ws, "churn@champion", 1)
+    ws = deploy(
+        ws,
+        {
+            "churn-api": {
+                "model": "churn@champion",
+                "canary": {"model": "churn@challenger", "traffic": 0.5},
+            }
+        },
+    )
+    rows = churn_rows(2)
+
+    def versions(srv: object, n: int = 60) -> Counter[int]:
+        seen: Counter[int] = Counter()
+        for i in range(n):
+            got = srv.predict("churn-api", rows, **{"X-Request-Key": f"user-{i}"})  # type: ignore[attr-defined]
+            assert got.status_code == 200, got.text
+            seen[got.json()["version"]] += 1
+        return seen
+
+    def until(srv: object, expected: set[int], timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if set(versions(srv, 20)) == expected:
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"never served exactly {expected}")
+
+    with serving(ws, poll=0.1) as srv:
+        assert set(versions(srv)) == {1}  # ready, and the primary answers everyone
+        alias(ws, "churn@challenger", 2)
+        until(srv, {1, 2})
+        aliases.remove_alias(ws, "churn", "challenger")
+        until(srv, {1})

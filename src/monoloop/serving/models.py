@@ -155,6 +155,12 @@ class Follower:
             slot.attempted = True
             mv = found[slot.ref]
             if isinstance(mv, str):
+                if slot.role != PRIMARY and slot.current is not None:
+                    # The canary or shadow alias was removed (a withdrawn canary): stop
+                    # routing to it. A primary keeps answering with what it has.
+                    log.info("deployment %s (%s): %s; not served any more",
+                             slot.deployment, slot.role, slot.ref)  # fmt: skip
+                    slot.current = None
                 self._failed(slot, mv)
                 continue
             current = slot.current

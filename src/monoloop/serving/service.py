@@ -112,14 +112,20 @@ def describe_deployments(ws: Workspace, names: Sequence[str] | None = None) -> l
 
 
 def select_deployments(ws: Workspace, names: Sequence[str] | None = None) -> list[DeploymentView]:
-    """The deployments a serving process will start with, each alias resolvable (and, with
-    `runtime: onnx`, each version exported); else the error that says how to fix it."""
+    """The deployments a serving process will start with, each primary alias resolvable (and,
+    with `runtime: onnx`, each version exported); else the error that says how to fix it.
+
+    A canary or shadow alias that no version holds yet does not stop a deployment: the CT
+    controller sets it when a cycle starts, and the serving process picks it up then;
+    until it does, the primary answers every caller."""
     from monoloop.registry.export import find_export
     from monoloop.registry.versions import get_version
 
     views = describe_deployments(ws, names)
     for view in views:
         for role in view.roles:
+            if role.error is not None and role.role != "primary":
+                continue
             if role.error is not None:
                 alias = role.ref.partition("@")[2]
                 raise NotFound(

@@ -277,7 +277,7 @@ class ServingState:
             answer = await future
         except MonoloopError as exc:
             return self._failed(deployment, exc, start)
-        if deployment.shadow is not None:
+        if deployment.shadow is not None and deployment.slots[SHADOW].current is not None:
             # After the answer is ready: the shadow's batch runs in a later loop turn.
             deployment.shadow.submit(Job(payload, rid, start, None))
         return self._answered(deployment, role, rid, answer, start)
