@@ -19,7 +19,11 @@ NOTES = (
 )
 
 
-def write_customers(path: Path, *, rows: int = 2000, seed: int = 7) -> None:
+def write_customers(
+    path: Path, *, rows: int = 2000, seed: int = 7, drifted: bool = False, first_id: int = 0
+) -> None:
+    """`drifted`: the world a few months later: newer customers (shorter tenure), higher
+    prices, more support tickets; churn still follows the same causes."""
     rng = random.Random(seed)
     start = date(2025, 1, 1)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -40,20 +44,25 @@ def write_customers(path: Path, *, rows: int = 2000, seed: int = 7) -> None:
         )
         for i in range(rows):
             plan = rng.choices(PLANS, weights=(5, 3, 2))[0]
-            tenure = rng.randint(1, 72)
-            charges = round({"basic": 20, "plus": 45, "pro": 90}[plan] * rng.uniform(0.8, 1.3), 2)
-            tickets = min(12, int(rng.expovariate(0.6)))
+            tenure = rng.randint(1, 30 if drifted else 72)
+            price = {"basic": 20, "plus": 45, "pro": 90}[plan] * (1.25 if drifted else 1.0)
+            charges = round(price * rng.uniform(0.8, 1.3), 2)
+            tickets = min(12, int(rng.expovariate(0.3 if drifted else 0.6)))
             note = rng.choice(NOTES)
             if rng.random() < 0.03:
                 # Planted personal data: the data contract must catch and pseudonymise it.
                 note = f"call back at +1-555-{rng.randint(100, 999)}-{rng.randint(1000, 9999)}"
             elif rng.random() < 0.03:
-                note = f"prefers email: customer{i}@example.com"
-            risk = 0.35 * (tickets / 12) + 0.3 * (1 - tenure / 72) + 0.1 * (plan == "basic")
+                note = f"prefers email: customer{first_id + i}@example.com"
+            if drifted:  # the price rise made price the main reason to leave
+                risk = 0.55 * (tickets / 12) + 0.45 * max(0.0, charges - 60) / 60
+                risk += 0.2 * (1 - tenure / 30) - 0.1
+            else:
+                risk = 0.35 * (tickets / 12) + 0.3 * (1 - tenure / 72) + 0.1 * (plan == "basic")
             churned = int(rng.random() < risk)
             writer.writerow(
                 [
-                    f"C{i:05d}",
+                    f"C{first_id + i:05d}",
                     (start + timedelta(days=rng.randint(0, 600))).isoformat(),
                     plan,
                     rng.choice(REGIONS),

@@ -28,6 +28,7 @@ from monoloop.demo.data import write_customers, write_events
 from monoloop.demo.project import write_project
 from monoloop.errors import MonoloopError, UserError
 from monoloop.store.db import Database
+from monoloop.validation import PiiKey
 from monoloop.workspace import Workspace, init_workspace, open_workspace
 
 
@@ -141,7 +142,7 @@ def _steps(run: _Runner, repo: Path) -> None:
 
     ws = open_workspace(repo, env=DEMO_ENV)
     with ws:
-        _data_steps(run, ws, repo)
+        key = _data_steps(run, ws, repo)
     write_project(repo)
     gitutil.git(["add", "-A"], repo)
     gitutil.git(["commit", "-q", "-m", "Churn pipeline"], repo)
@@ -149,10 +150,14 @@ def _steps(run: _Runner, repo: Path) -> None:
     with ws:
         _pipeline_steps(run, ws, repo)
         _registry_steps(run, ws, repo)
+    from monoloop.demo.operate import operate_steps
+
+    operate_steps(run, repo, key, DEMO_ENV)
+    with open_workspace(repo, env=DEMO_ENV) as ws:
         _audit_steps(run, ws)
 
 
-def _data_steps(run: _Runner, ws: Workspace, repo: Path) -> None:
+def _data_steps(run: _Runner, ws: Workspace, repo: Path) -> PiiKey:
     import monoloop.data as data
 
     with run.step("generate churn data (fixed seed)") as say:
@@ -161,7 +166,7 @@ def _data_steps(run: _Runner, ws: Workspace, repo: Path) -> None:
         size = (repo / "data" / "customers.csv").stat().st_size
         say.append(f"data/customers.csv ({size:,} bytes), data/events/ (5 files)")
 
-    _validation_steps(run, ws, repo)
+    key = _validation_steps(run, ws, repo)
 
     with run.step("monoloop data add: version the data beside the code") as say:
         added = data.add("data/customers.csv", "data/events", workspace=repo)
@@ -201,12 +206,13 @@ def _data_steps(run: _Runner, ws: Workspace, repo: Path) -> None:
             "customers.csv differs after pull",
         )
         say.append(f"{pulled.transferred} objects fetched and verified, data checked out")
+    return key
 
 
-def _validation_steps(run: _Runner, ws: Workspace, repo: Path) -> None:
+def _validation_steps(run: _Runner, ws: Workspace, repo: Path) -> PiiKey:
     import secrets
 
-    from monoloop.validation import PiiKey, check, fix, infer
+    from monoloop.validation import check, fix, infer
 
     data = repo / "data" / "customers.csv"
     contract = repo / "contracts" / "customers.yaml"
@@ -235,6 +241,7 @@ def _validation_steps(run: _Runner, ws: Workspace, repo: Path) -> None:
             "pii": f"{fixed.cells:,} cells of {', '.join(fixed.columns)} pseudonymised",
         }
         say.append(f"{report.rows:,} rows pass {len(report.rules)} rules; no raw PII left")
+    return key
 
 
 def _pipeline_steps(run: _Runner, ws: Workspace, repo: Path) -> None:
