@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/tracking.py
 	$(BIN)/python bench/drift.py
+	$(BIN)/python bench/serve.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -30,6 +30,10 @@ from monoloop.registry.service import register_model
 from monoloop.serving.router import CANARY, PRIMARY, choose
 from monoloop.workspace import Workspace
 
+# The registry warns when an array-fitted model meets a DataFrame (registration, the
+# in-process reference): expected here, where such a model is the point.
+pytestmark = pytest.mark.filterwarnings("ignore:X has feature names")
+
 # HTTP behaviour does not depend on the DB: one backend; registry following and the
 # prediction log run on both.
 sqlite_only = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
