@@ -319,3 +319,36 @@ def test_non_finite_numbers_travel_as_text(api: httpx.Client) -> None:
     metrics = api.get(f"/v1/runs/{run_id}").json()["metrics"]
     assert metrics == {"a": "inf", "b": "-inf", "c": 1e308}
     assert math.isinf(float(metrics["a"]))
+
+
+def test_deployments_over_http(ws: Workspace, trained: Trained) -> None:
+    from tests.integration.registry_fixtures import configure
+
+    from monoloop.registry import aliases
+
+    service.register_model(ws, "churn", trained.model, sample_input=trained.x_train)
+    aliases.set_alias(ws, "churn", "champion", 1)
+    ws = configure(
+        ws,
+        {
+            "deployments": {
+                "churn-api": {
+                    "model": "churn@champion",
+                    "canary": {"model": "churn@challenger", "traffic": 0.2},
+                }
+            }
+        },
+    )
+    try:
+        with live_server(ws) as srv, srv.client(srv.token("read")) as http:
+            (found,) = http.get("/v1/deployments").json()
+            roles = {r["role"]: r for r in found["roles"]}
+            assert found["name"] == "churn-api"
+            assert (roles["primary"]["version"], roles["primary"]["traffic"]) == (1, 0.8)
+            assert roles["canary"]["version"] is None and roles["canary"]["error"]
+            assert http.get("/v1/deployments/churn-api").json() == found
+            missing = http.get("/v1/deployments/nope")
+            assert missing.status_code == 404 and "nope" in missing.json()["message"]
+            assert srv.client().get("/v1/deployments").status_code == 401
+    finally:
+        ws.close()

@@ -34,13 +34,14 @@ Errors are `{"error", "message", "hint"}`.
 
 
 def routers() -> list[APIRouter]:
-    """Every /v1 router. Deployments (`/v1/deployments`) join this list with serving."""
-    from monoloop.server import audit, models, objects, runs, tokens
+    """Every /v1 router."""
+    from monoloop.server import audit, deployments, models, objects, runs, tokens
 
     return [
         runs.router,
         objects.router,
         models.router,
+        deployments.router,
         audit.router,
         tokens.router,
         tokens.whoami_router,
