@@ -141,15 +141,7 @@ def register_model(
         to,
         name,
         Candidate(data, format, flavor, loaded),
-        sample_input=sample_input,
-        run=run,
-        reference=reference,
-        holdout=holdout,
-        target=target,
-        metrics=metrics,
-        card=card,
-        trusted=trusted,
-        description=description,
+        Details(sample_input, run, reference, holdout, target, metrics, card, trusted, description),
     )
 
 
@@ -196,15 +188,7 @@ def register_file(
         to,
         name,
         Candidate(data, fmt, flavor, model),
-        sample_input=sample_input,
-        run=run,
-        reference=reference,
-        holdout=holdout,
-        target=target,
-        metrics=metrics,
-        card=card,
-        trusted=trusted,
-        description=description,
+        Details(sample_input, run, reference, holdout, target, metrics, card, trusted, description),
     )
 
 
@@ -217,37 +201,39 @@ def _registrar(where: Workspace | Registrar, trusted: bool) -> Registrar:
     return WorkspaceRegistrar(where)
 
 
-def register(
-    to: Registrar,
-    name: str,
-    candidate: Candidate,
-    *,
-    sample_input: pd.DataFrame | None,
-    run: str | None,
-    reference: pd.DataFrame | None,
-    holdout: pd.DataFrame | None,
-    target: str | None,
-    metrics: dict[str, float] | None,
-    card: dict[str, str] | None,
-    trusted: bool,
-    description: str | None,
-) -> ModelVersion:
+@dataclass(frozen=True)
+class Details:
+    """What a registration is told besides the model: see register_model's arguments."""
+
+    sample_input: pd.DataFrame | None = None
+    run: str | None = None
+    reference: pd.DataFrame | None = None
+    holdout: pd.DataFrame | None = None
+    target: str | None = None
+    metrics: dict[str, float] | None = None
+    card: dict[str, str] | None = None
+    trusted: bool = False
+    description: str | None = None
+
+
+def register(to: Registrar, name: str, candidate: Candidate, details: Details) -> ModelVersion:
+    d = details
     check_name(name)
     # The recording step checks the bytes again; checking here saves the work below.
-    record.check_bytes(candidate.data, candidate.format, trusted=trusted)
+    record.check_bytes(candidate.data, candidate.format, trusted=d.trusted)
     draft = prepare(
         to,
         candidate,
-        sample_input=sample_input,
-        run=to.get_run(run) if run is not None else None,
-        reference=reference,
-        holdout=holdout,
-        target=target,
-        metrics=metrics,
-        card=card,
-        trusted=trusted,
+        sample_input=d.sample_input,
+        run=to.get_run(d.run) if d.run is not None else None,
+        reference=d.reference,
+        holdout=d.holdout,
+        target=d.target,
+        metrics=d.metrics,
+        card=d.card,
+        trusted=d.trusted,
     )
-    return to.insert_version(name, draft, description=description)
+    return to.insert_version(name, draft, description=d.description)
 
 
 def prepare(
