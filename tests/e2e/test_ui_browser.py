@@ -175,3 +175,83 @@ def test_login_runs_run_compare_logout(browser: Browser, server: LiveServer) -> 
     assert not [c for c in b.context.cookies() if c["name"] == "monoloop_session"]
     b.open("/")
     assert "/login" in b.page.url
+
+
+def test_click_through_runs_model_deployment_lineage_audit(
+    browser: Browser, server: LiveServer
+) -> None:
+    b = browser
+    login(b, server.token("read"))
+    b.page.get_by_role("link", name="Models").click()
+    b.page.get_by_role("heading", name="Models", level=1).wait_for()
+    assert "champion" in b.page.inner_text("main")
+    b.shot("models")
+
+    b.page.get_by_role("link", name="churn", exact=True).click()
+    b.page.get_by_role("heading", name="Alias history").wait_for()
+    assert "promote" in b.page.inner_text("table.moves") or "set" in b.page.inner_text(
+        "table.moves"
+    )
+    assert b.page.locator("svg#chart-importance").count() == 1
+    b.shot("model")
+
+    b.page.go_back()
+    b.page.get_by_role("link", name="champion →").click()
+    b.page.get_by_role("heading", name="Lineage").wait_for()
+    lineage = b.page.inner_text("#lineage")
+    assert "churn-api" in lineage and "Runs" in lineage
+    assert "Model card" in b.page.inner_text("main")
+    assert not b.page.get_by_role("button", name="Promote to champion").count(), (
+        "a read token must see no promote button"
+    )
+    b.shot("version")
+
+    b.page.locator("#lineage").get_by_role("link", name="churn-api (primary)").click()
+    b.page.get_by_role("heading", name="churn-api").wait_for()
+    assert "primary" in b.page.inner_text("main")
+    assert b.page.locator("svg.chart").count() >= 3, "rate, p50 and p99 charts"
+    b.shot("deployments")
+
+    b.page.get_by_role("link", name="Monitoring", exact=True).first.click()
+    b.page.get_by_role("heading", name="Drift over time").first.wait_for()
+    assert b.page.locator("svg#chart-drift-psi").count() >= 1
+    assert "Continuous training" in b.page.inner_text("main")
+    b.shot("monitoring")
+
+    b.page.get_by_role("link", name="Audit").click()
+    assert "Chain verified" in b.page.inner_text("#chain")
+    b.page.get_by_label("Kind").fill("model.*")
+    b.page.get_by_role("button", name="Filter").click()
+    kinds = b.page.locator("table tbody tr td:nth-child(4)").all_inner_texts()
+    assert kinds and all(k.startswith("model.") for k in kinds)
+    b.shot("audit")
+
+    for path in ("/", "/models", "/deployments", "/monitoring", "/audit"):
+        response = b.open(path)
+        assert response.status == 200  # type: ignore[attr-defined]
+
+
+def test_scopes_decide_the_controls_and_the_server_refuses(
+    browser: Browser, server: LiveServer
+) -> None:
+    b = browser
+    login(b, server.token("promote"), then="/models/churn/versions/1")
+    b.page.get_by_role("heading", name="Lineage").wait_for()
+    assert b.page.get_by_role("button", name="Promote to champion").is_visible()
+    b.shot("version-promote-scope")
+
+    login(b, server.token("read"), then="/models/churn/versions/1")
+    b.page.get_by_role("heading", name="Lineage").wait_for()
+    assert not b.page.get_by_role("button", name="Promote to champion").count()
+    refused = b.page.evaluate(
+        """async () => (await fetch('/models/churn/promote', {method: 'POST',
+            headers: {'Content-Type': 'application/json'},
+            body: JSON.stringify({version: 1, to: 'champion'})})).status"""
+    )
+    assert refused == 403
+    form_post = b.page.evaluate(
+        """async () => (await fetch('/login', {method: 'POST',
+            headers: {'Content-Type': 'application/x-www-form-urlencoded'},
+            body: 'token=x'})).status"""
+    )
+    assert form_post == 415, "form posts stay refused (CSRF)"

@@ -14,9 +14,11 @@ __all__ = ["mount"]
 def mount(app: FastAPI) -> None:
     from fastapi.staticfiles import StaticFiles
 
-    from monoloop.ui import pages, session
+    from monoloop.ui import ops_pages, pages, registry_pages, session
 
     app.include_router(session.router)
     app.include_router(pages.router)
+    app.include_router(registry_pages.router)
+    app.include_router(ops_pages.router)
     app.mount("/static", StaticFiles(packages=[("monoloop.ui", "static")]), name="static")
     session.install(app)
