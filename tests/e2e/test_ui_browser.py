@@ -219,14 +219,18 @@ def test_click_through_runs_model_deployment_lineage_audit(
     b.shot("monitoring")
 
     b.page.get_by_role("link", name="Audit").click()
+    assert "Head #" in b.page.inner_text("#chain")
+    b.page.get_by_role("link", name="Verify the chain now").click()
     assert "Chain verified" in b.page.inner_text("#chain")
+    b.shot("audit-verify")
+    b.page.go_back()
     b.page.get_by_label("Kind").fill("model.*")
     b.page.get_by_role("button", name="Filter").click()
     kinds = b.page.locator("table tbody tr td:nth-child(4)").all_inner_texts()
     assert kinds and all(k.startswith("model.") for k in kinds)
     b.shot("audit")
 
-    for path in ("/", "/models", "/deployments", "/monitoring", "/audit"):
+    for path in ("/", "/models", "/deployments", "/monitoring", "/audit", "/audit/verify"):
         response = b.open(path)
         assert response.status == 200  # type: ignore[attr-defined]
 

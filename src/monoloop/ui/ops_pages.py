@@ -16,17 +16,22 @@ from monoloop.monitoring.monitors import history
 from monoloop.monitoring.report_html import build_report
 from monoloop.predictions.log import count
 from monoloop.predictions.traffic import Bucket, traffic
-from monoloop.serving.service import describe_deployments
+from monoloop.serving.service import DeploymentView, describe_deployments
 from monoloop.ui.render import page
 from monoloop.ui.session import Viewing
 
 router = APIRouter(include_in_schema=False)
 
 
+def _declared(who: Viewing) -> list[DeploymentView]:
+    """Every deployment in monoloop.yaml; none declared is an empty page, not an error."""
+    return describe_deployments(who.ws) if who.ws.config.deployments else []
+
+
 @router.get("/deployments")
 def deployments_page(request: Request, who: Viewing) -> Response:
     shown = []
-    for view in describe_deployments(who.ws):
+    for view in _declared(who):
         buckets = traffic(who.ws, view.name)
         shown.append(
             {
@@ -64,7 +69,7 @@ def _traffic_charts(name: str, buckets: list[Bucket]) -> list[str]:
 @router.get("/monitoring")
 def monitoring_page(request: Request, who: Viewing, feature: str = "") -> Response:
     shown: list[dict[str, Any]] = []
-    for view in describe_deployments(who.ws):
+    for view in _declared(who):
         try:
             report = build_report(who.ws, view.name)
         except UserError as e:

@@ -23,6 +23,8 @@ from monoloop.ui.session import Viewing
 router = APIRouter(include_in_schema=False)
 
 TOP_FEATURES = 6
+SHOWN_VERSIONS = 100
+CHART_VERSIONS = 30
 AUDIT_PAGE = 200
 
 
@@ -35,14 +37,16 @@ def models_page(request: Request, who: Viewing) -> Response:
 def model_page(request: Request, name: str, who: Viewing) -> Response:
     found = versions.list_versions(who.ws, name)
     moves = aliases.history(who.ws, name)
-    chart = _importance(found)
+    newest = sorted(found, key=lambda v: -v.version)
+    chart = _importance(newest[:CHART_VERSIONS])
     return page(
         request,
         "model.html",
         who,
         title=f"Model {name}",
         name=name,
-        versions=sorted(found, key=lambda v: -v.version),
+        versions=newest[:SHOWN_VERSIONS],
+        total=len(found),
         moves=list(reversed(moves)),
         chart=chart,
     )
@@ -82,6 +86,14 @@ def version_page(request: Request, name: str, version: int, who: Viewing) -> Res
     )
 
 
+@router.get("/audit/verify")
+def verify_page(request: Request, who: Viewing) -> Response:
+    """Recompute the whole chain and check its Git anchors: on demand, since it reads every
+    event (seconds with hundreds of thousands)."""
+    chain = audit.verify(who.ws)
+    return page(request, "verify.html", who, title="Ledger verification", chain=chain)
+
+
 @router.get("/audit")
 def audit_page(
     request: Request,
@@ -94,7 +106,7 @@ def audit_page(
         subject=subject or None, kind=kind or None, actor=actor or None, limit=AUDIT_PAGE
     )
     found = list(reversed(audit.log(who.ws, filters)))
-    chain = audit.verify(who.ws)
+    head = audit.log(who.ws, audit.EventFilter(limit=1))
     cfg = who.ws.config
     anchors = read_anchors(who.ws.root, prefix=cfg.audit.anchor_prefix, project=cfg.project)
     latest: Any = max(anchors, key=lambda a: a.seq, default=None)
@@ -104,7 +116,7 @@ def audit_page(
         who,
         title="Audit ledger",
         events=found,
-        chain=chain,
+        head=head[0] if head else None,
         anchor=latest,
         subject=subject,
         kind=kind,
