@@ -147,6 +147,10 @@ def test_login_runs_run_compare_logout(browser: Browser, server: LiveServer) -> 
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     assert b.page.get_by_role("heading", name="Runs", level=1).is_visible()
     assert "churn:evaluate" in b.page.inner_text("table")
+    b.page.keyboard.press("Tab")
+    assert b.page.evaluate("document.activeElement.textContent") == "Skip to content"
+    b.page.keyboard.press("Tab")
+    assert b.page.evaluate("document.activeElement.textContent") == "Runs"
     b.shot("runs")
 
     b.page.get_by_label("Filter").fill("metrics.auc > 0")
