@@ -10,6 +10,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,ray]'
+	@if command -v apt-get >/dev/null; then command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium); fi
 	@touch $(STAMP)
 
 install: $(STAMP)

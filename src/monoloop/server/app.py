@@ -75,6 +75,10 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.add_api_route("/healthz", healthz, methods=["GET"], response_model=Health, tags=["health"])
     for router in routers():
         app.include_router(router, prefix="/v1")
+    if settings.ui:
+        from monoloop import ui
+
+        ui.mount(app)
     return app
 
 

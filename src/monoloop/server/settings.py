@@ -26,6 +26,7 @@ class ServerSettings:
     auth: bool = True
     env: Mapping[str, str] | None = None
     max_object_bytes: int = MAX_OBJECT_BYTES
+    ui: bool = True  # the web UI at / (monoloop.ui)
 
     def __post_init__(self) -> None:
         if not self.auth and not is_loopback(self.host):
