@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/tracking.py
 	$(BIN)/python bench/drift.py
 	$(BIN)/python bench/serve.py
+	$(BIN)/python bench/ui.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
