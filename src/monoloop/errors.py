@@ -26,9 +26,10 @@ StageFailed (MonoloopError, exit 1);
 monitoring: ProfileError (UserError), WindowError (InvalidInput);
 registry: RuleError and SignatureMismatch (InvalidInput), UnsafeModel (InvalidInput,
 HTTP 403), GatesFailed (MonoloopError, exit 1, HTTP 409);
-server: UnsupportedMediaType (UserError, HTTP 415), TooLarge (UserError, HTTP 413);
+HTTP, for the server and serving alike: UnsupportedMediaType (UserError, HTTP 415),
+TooLarge (UserError, HTTP 413);
 serving: ColumnMismatch (SignatureMismatch, HTTP 422, names the column), MalformedBody
-(UserError), UnsupportedMediaType (UserError, HTTP 415), BodyTooLarge (UserError, HTTP 413),
+(UserError),
 NotLoaded (MonoloopError, HTTP 503), PredictionFailed (MonoloopError, HTTP 500).
 
 The CLI and the HTTP server translate these in exactly one place each; nothing
@@ -107,6 +108,18 @@ class Forbidden(UserError):
     """The actor lacks the permission this action needs."""
 
     http_status = 403
+
+
+class UnsupportedMediaType(UserError):
+    """An HTTP write whose body is not JSON (nor raw bytes where bytes are uploaded)."""
+
+    http_status = 415
+
+
+class TooLarge(UserError):
+    """An HTTP body larger than the server accepts."""
+
+    http_status = 413
 
 
 class ConnectionFailed(UserError):

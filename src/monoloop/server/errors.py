@@ -14,21 +14,9 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
-from monoloop.errors import MonoloopError, UserError
+from monoloop.errors import MonoloopError
 
 log = logging.getLogger("monoloop.server")
-
-
-class UnsupportedMediaType(UserError):
-    """A write whose body is not JSON (or raw bytes where an object is uploaded)."""
-
-    http_status = 415
-
-
-class TooLarge(UserError):
-    """An upload larger than the server accepts."""
-
-    http_status = 413
 
 
 class JSON(Response):

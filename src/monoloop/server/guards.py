@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from monoloop.errors import Forbidden
-from monoloop.server.errors import UnsupportedMediaType, error_response
+from monoloop.errors import Forbidden, UnsupportedMediaType
+from monoloop.server.errors import error_response
 from monoloop.server.settings import is_loopback
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -16,10 +16,10 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from monoloop.backend.wire import ObjectIds
-from monoloop.errors import InvalidInput
+from monoloop.errors import InvalidInput, TooLarge
 from monoloop.hashing import Hasher, parse_id
 from monoloop.server.deps import ReadWs, State, WriteWs
-from monoloop.server.errors import JSON, TooLarge
+from monoloop.server.errors import JSON
 from monoloop.server.schemas import MissingOut, ObjectOut
 
 router = APIRouter(prefix="/objects", tags=["objects"])

@@ -12,27 +12,15 @@ import orjson
 from fastapi.responses import Response
 from starlette.types import Receive
 
-from monoloop.errors import MonoloopError, UserError
+from monoloop.errors import MonoloopError, TooLarge, UserError
 
 JSON = "application/json"
 JSON_HEADERS = [(b"content-type", b"application/json")]
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-")
 
 
-class UnsupportedMediaType(UserError):
-    """The request body is not declared as JSON (HTTP 415)."""
-
-    http_status = 415
-
-
 class ClientGone(UserError):
     """The client disconnected before its request was read (nobody sees the answer)."""
-
-
-class BodyTooLarge(UserError):
-    """The request body is larger than serving.max_body_bytes (HTTP 413)."""
-
-    http_status = 413
 
 
 def is_json(content_type: str | None) -> bool:
@@ -83,8 +71,8 @@ async def read_body(receive: Receive, headers: Headers, limit: int) -> bytes:
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def too_large(limit: int) -> BodyTooLarge:
-    return BodyTooLarge(
+def too_large(limit: int) -> TooLarge:
+    return TooLarge(
         f"the body is larger than {limit} bytes",
         hint="send fewer rows per request, or raise serving.max_body_bytes in monoloop.yaml",
     )

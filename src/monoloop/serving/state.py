@@ -22,13 +22,12 @@ import numpy as np
 import orjson
 from starlette.types import Receive
 
-from monoloop.errors import MonoloopError
+from monoloop.errors import MonoloopError, UnsupportedMediaType
 from monoloop.serving.batching import Answer, Batcher, Job, elapsed_ms
 from monoloop.serving.http import (
     JSON_HEADERS,
     Headers,
     RequestIds,
-    UnsupportedMediaType,
     is_json,
     jsonable,
     read_body,
