@@ -55,3 +55,11 @@ def test_links_between_docs_resolve() -> None:
             if not (page.parent / target).exists():
                 broken.append(f"{page.relative_to(root)} -> {target}")
     assert not broken, "broken links: " + ", ".join(broken)
+
+
+def test_configuration_reference_names_every_top_level_key() -> None:
+    from monoloop.config import Config
+
+    text = (DOCS / "configuration.md").read_text(encoding="utf-8")
+    missing = [k for k in Config.model_fields if f"| `{k}" not in text]
+    assert not missing, f"docs/configuration.md lacks rows for {missing}"
