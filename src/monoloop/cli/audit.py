@@ -96,7 +96,7 @@ def export(
         if output is None:
             service.export_jsonl(ws, sys.stdout)
             return
-        target = output if output.is_absolute() else c.cwd / output
+        target = c.path(output)
         with atomic_text_writer(target) as f:
             count = service.export_jsonl(ws, f)
     c.output.info(f"exported {count} events to {target}")

@@ -42,7 +42,7 @@ def check(
         (report_md, reports.to_markdown(report).encode()),
     ):
         if target is not None:
-            path = target if target.is_absolute() else c.cwd / target
+            path = c.path(target)
             path.parent.mkdir(parents=True, exist_ok=True)  # CI writes into reports/ dirs
             atomic_write_bytes(path, content)
     c.output.result(report.to_dict(), lambda con: reports.render_table(report, con))

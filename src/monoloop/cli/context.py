@@ -20,6 +20,10 @@ class CliContext:
     cwd: Path
     output: Output
 
+    def path(self, given: Path) -> Path:
+        """A path the user typed, relative to -C DIR (an absolute one stays as it is)."""
+        return self.cwd / given
+
     def workspace(self) -> Workspace:
         from monoloop.workspace import open_workspace
 

@@ -20,7 +20,7 @@ PATHS = typer.Argument(help="Tracked files or directories (default: all).")
 
 
 def _abs(c: CliContext, paths: list[Path] | None) -> list[Path]:
-    return [p if p.is_absolute() else c.cwd / p for p in paths or []]
+    return [c.path(p) for p in paths or []]
 
 
 def _rels(c: CliContext, root: Path, paths: list[Path] | None) -> list[str] | None:

@@ -37,7 +37,7 @@ def demo(
             if step.detail:
                 out.err.print(f"    [dim]{step.detail}[/dim]", highlight=False)
 
-    target = directory if directory is None or directory.is_absolute() else c.cwd / directory
+    target = None if directory is None else c.path(directory)
     report = run_demo(target, keep=keep, on_step=on_step)
 
     def render(console: Console) -> None:

@@ -22,7 +22,7 @@ def init(
     from monoloop.workspace import init_workspace
 
     c = cli(ctx, json=json)
-    target = path if path is None or path.is_absolute() else c.cwd / path
+    target = None if path is None else c.path(path)
     result = init_workspace(target or c.cwd, git_init=git_init)
     if result.changed:
         made = ", ".join(result.created) or "nothing new"

@@ -99,7 +99,7 @@ def register(
         mv = service.register_file(
             backend,
             name,
-            c.cwd / artifact,
+            c.path(artifact),
             sample_input=_frame(c.cwd, sample),
             run=run,
             reference=_frame(c.cwd, reference),
@@ -163,7 +163,7 @@ def card(
     with c.backend() as backend:
         text = backend.card(ref)
     if output is not None:
-        path = output if output.is_absolute() else c.cwd / output
+        path = c.path(output)
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, text)
         c.output.info(f"wrote {path}")
@@ -309,7 +309,7 @@ def export(
     from monoloop.registry.export import export_version
 
     c = cli(ctx, json=json)
-    path = output if output.is_absolute() else c.cwd / output
+    path = c.path(output)
     with c.workspace() as ws:
         found = export_version(ws, ref, fmt=fmt)
         data = ws.objects.get(found.object_id)

@@ -145,7 +145,7 @@ def labels(
     c = cli(ctx, json=json)
     with c.workspace() as ws:
         found = attach_file(
-            ws, deployment, c.cwd / file, id_column=id_column, label_column=label_column
+            ws, deployment, c.path(file), id_column=id_column, label_column=label_column
         )
     c.output.result(
         found.to_dict(),
@@ -173,8 +173,8 @@ def report(
     from monoloop.monitoring.report_html import write_report
 
     c = cli(ctx, json=json)
-    target = output if output.is_absolute() else c.cwd / output
-    charts = None if png is None else png if png.is_absolute() else c.cwd / png
+    target = c.path(output)
+    charts = None if png is None else c.path(png)
     with c.workspace() as ws:
         written = write_report(ws, deployment, target, png=charts)
     c.output.result(

@@ -36,8 +36,8 @@ def predict(
     from monoloop.serving.scoring import score_file
 
     c = cli(ctx, json=json)
-    src = source if source.is_absolute() else c.cwd / source
-    dst = output if output.is_absolute() else c.cwd / output
+    src = c.path(source)
+    dst = c.path(output)
     total = _rows_of(src)
     with c.workspace() as ws, c.output.progress(total, "scoring") as advance:
         result = score_file(

@@ -50,7 +50,7 @@ def get(
 
     c = cli(ctx, json=json)
     with c.workspace() as ws, c.output.progress(None, "restoring") as advance:
-        target = service.get_to_path(ws, object_id, c.cwd / output, force=force, progress=advance)
+        target = service.get_to_path(ws, object_id, c.path(output), force=force, progress=advance)
     c.output.info(f"wrote {object_id} to {target}")
     c.output.result({"id": object_id, "path": str(target)})
 

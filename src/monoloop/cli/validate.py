@@ -100,7 +100,7 @@ def check(
         report = service.check(ws, data, contract, rev=rev, pii=not no_pii, cwd=c.cwd)
     for target, text in ((junit, reports.junit_xml), (report_md, reports.markdown)):
         if target is not None:
-            path = target if target.is_absolute() else c.cwd / target
+            path = c.path(target)
             path.parent.mkdir(parents=True, exist_ok=True)  # CI writes into reports/ dirs
             atomic_write_text(path, text(report))
             c.output.info(f"wrote {path}")

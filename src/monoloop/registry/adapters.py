@@ -10,6 +10,15 @@ import numpy as np
 from monoloop.errors import InvalidInput
 
 
+def has_proba(model: Any) -> bool:
+    """Whether a loaded model gives probabilities: the adapters below say so themselves;
+    a scikit-learn style model has a callable `predict_proba`."""
+    known = getattr(model, "has_proba", None)
+    if isinstance(known, bool):
+        return known
+    return callable(getattr(model, "predict_proba", None))
+
+
 class OnnxModel:
     """An ONNX graph behind the scikit-learn predict / predict_proba interface."""
 

@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
 
+from monoloop.registry.adapters import has_proba
+
 CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "auc")
 REGRESSION_METRICS = ("mae", "rmse", "r2")
 
@@ -63,17 +65,8 @@ def score(task: str, y_true: Any, y_pred: Any, proba: Any = None) -> dict[str, f
 
 def evaluate(model: Any, task: str, features: pd.DataFrame, y: Any) -> dict[str, float]:
     pred = model.predict(features)
-    proba = (
-        model.predict_proba(features) if task == "classification" and _has_proba(model) else None
-    )
+    proba = model.predict_proba(features) if task == "classification" and has_proba(model) else None
     return score(task, y, pred, proba)
-
-
-def _has_proba(model: Any) -> bool:
-    known = getattr(model, "has_proba", None)
-    if isinstance(known, bool):
-        return known
-    return callable(getattr(model, "predict_proba", None))
 
 
 def permutation_importance(

@@ -12,6 +12,7 @@ import json
 import math
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -118,36 +119,54 @@ def check(
     gates = spec.gates if spec is not None else []
     refs = {alias: h.metrics for alias, h in holders.items()}
     reference = holders.get(against) if against else None
-    loaded: list[Predictor] = []
-
-    def predictor() -> Predictor:
-        if not loaded:
-            loaded.append(load_version(ws, mv))
-        return loaded[0]
-
-    results = [_evaluate(ws, gate, mv, refs, predictor) for gate in gates]
+    candidate = _Candidate(ws, mv)
+    results = [_evaluate(ws, gate, candidate, refs) for gate in gates]
     report = CheckReport(mv, against, reference, results)
     if record:
         _record(ws, report)
     return report
 
 
+class _Candidate:
+    """The version under check; its model and holdout set are loaded once, when a gate
+    first needs them."""
+
+    def __init__(self, ws: Workspace, mv: ModelVersion) -> None:
+        self.ws = ws
+        self.mv = mv
+        self._holdout: pd.DataFrame | None = None
+
+    @cached_property
+    def predictor(self) -> Predictor:
+        return load_version(self.ws, self.mv)
+
+    def holdout(self, what: str) -> pd.DataFrame:
+        if self.mv.holdout_id is None:
+            raise RuleError(
+                f"{what} needs the version's holdout set, and {self.mv.ref} was registered "
+                "without one",
+                hint="register with holdout=DATAFRAME and target=COLUMN (--holdout, --target)",
+            )
+        if self._holdout is None:
+            import io
+
+            self._holdout = pd.read_parquet(io.BytesIO(self.ws.objects.get(self.mv.holdout_id)))
+        return self._holdout
+
+
 def _evaluate(
-    ws: Workspace,
-    gate: Gate,
-    mv: ModelVersion,
-    refs: dict[str, dict[str, float]],
-    predictor: Any,
+    ws: Workspace, gate: Gate, candidate: _Candidate, refs: dict[str, dict[str, float]]
 ) -> GateResult:
+    mv = candidate.mv
     name, kind = gate.describe(), gate.kind
     try:
         if gate.metric is not None:
             return _metric_gate(name, gate.metric, mv, refs)
         if gate.slice is not None:
             assert gate.rule is not None
-            return _slice_gate(ws, name, gate.slice, gate.rule, mv, predictor)
+            return _slice_gate(name, gate.slice, gate.rule, candidate)
         if gate.latency_p99_ms is not None:
-            return _latency_gate(ws, name, gate, mv, predictor)
+            return _latency_gate(name, gate, candidate)
         if gate.max_size_mb is not None:
             mb = mv.size / 1e6
             ok = mb <= gate.max_size_mb
@@ -181,22 +200,10 @@ def _metric_gate(
     return GateResult(name, "metric", _status(outcome.passed), detail, outcome.to_dict())
 
 
-def _holdout(ws: Workspace, mv: ModelVersion, what: str) -> pd.DataFrame:
-    if mv.holdout_id is None:
-        raise RuleError(
-            f"{what} needs the version's holdout set, and {mv.ref} was registered without one",
-            hint="register with holdout=DATAFRAME and target=COLUMN (--holdout, --target)",
-        )
-    import io
-
-    return pd.read_parquet(io.BytesIO(ws.objects.get(mv.holdout_id)))
-
-
-def _slice_gate(
-    ws: Workspace, name: str, column: str, text: str, mv: ModelVersion, predictor: Any
-) -> GateResult:
+def _slice_gate(name: str, column: str, text: str, candidate: _Candidate) -> GateResult:
+    mv = candidate.mv
     rule = parse_rule(text)
-    holdout = _holdout(ws, mv, "a slice gate")
+    holdout = candidate.holdout("a slice gate")
     if column not in holdout.columns:
         raise RuleError(
             f"the holdout set of {mv.ref} has no column {column!r} to slice by",
@@ -204,7 +211,7 @@ def _slice_gate(
         )
     if mv.target is None or mv.target not in holdout.columns:
         raise RuleError(f"{mv.ref} has no target column recorded for its holdout set")
-    model: Predictor = predictor()
+    model = candidate.predictor
     task = mv.task or "classification"
     pred = model.predict(holdout)
     proba = model.predict_proba(holdout) if task == "classification" and model.has_proba else None
@@ -225,11 +232,9 @@ def _slice_gate(
     return GateResult(name, "slice", _status(not failing), detail, {"slices": slices})
 
 
-def _latency_gate(
-    ws: Workspace, name: str, gate: Gate, mv: ModelVersion, predictor: Any
-) -> GateResult:
-    holdout = _holdout(ws, mv, "a latency gate")
-    model: Predictor = predictor()
+def _latency_gate(name: str, gate: Gate, candidate: _Candidate) -> GateResult:
+    holdout = candidate.holdout("a latency gate")
+    model = candidate.predictor
     rows = holdout.head(gate.batch_rows)
     reps = -(-gate.batch_rows // max(len(rows), 1))
     batch = pd.concat([rows] * reps, ignore_index=True).head(gate.batch_rows)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
 
 from monoloop.errors import InvalidInput, NotFound
-from monoloop.registry import formats
+from monoloop.registry import adapters, formats
 from monoloop.registry.adapters import OnnxModel
 from monoloop.registry.model import ModelRef, ModelVersion
 from monoloop.registry.record import verify_bytes
@@ -42,10 +42,7 @@ class Predictor:
 
     @property
     def has_proba(self) -> bool:
-        known = getattr(self.model, "has_proba", None)  # the adapters of portable formats
-        if isinstance(known, bool):
-            return known
-        return callable(getattr(self.model, "predict_proba", None))
+        return adapters.has_proba(self.model)
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         if not self.has_proba:

@@ -136,7 +136,7 @@ def register_model(
         if format in ("onnx", "lightgbm")
         else model
     )
-    flavor = f"{type(model).__module__.split('.')[0]}.{type(model).__name__}"
+    flavor = _flavor(model)
     return register(
         to,
         name,
@@ -181,9 +181,7 @@ def register_file(
             hint="save it with skops.io.dump instead; or pass --trusted if you vouch for it",
         )
     model = formats.load(data, fmt, trusted=trusted)
-    flavor = (
-        None if fmt == "onnx" else f"{type(model).__module__.split('.')[0]}.{type(model).__name__}"
-    )
+    flavor = None if fmt == "onnx" else _flavor(model)
     return register(
         to,
         name,
@@ -350,6 +348,11 @@ def _parquet(frame: pd.DataFrame) -> bytes:
     buf = io.BytesIO()
     frame.to_parquet(buf, index=False)
     return buf.getvalue()
+
+
+def _flavor(model: Any) -> str:
+    """The library and class a model came from, e.g. sklearn.Pipeline."""
+    return f"{type(model).__module__.split('.')[0]}.{type(model).__name__}"
 
 
 def _plain_list(values: Any) -> list[Any] | None:
