@@ -74,3 +74,7 @@ def test_labels_run_and_history(served: Workspace, capsys: pytest.CaptureFixture
     assert code == 2 and "unknown monitor 'speed'" in err
     code, _, err = cli(capsys, served, "monitor", "labels", "nope", "labels.csv")
     assert code == 2 and "no deployment 'nope'" in err
+    code, _, _ = cli(capsys, served, "monitor", "run", "--once", "--fail-on-fire", "--json")
+    assert code == 1  # still drifted: a CI step fails
+    code, _, err = cli(capsys, served, "monitor", "run", "--fail-on-fire")
+    assert code == 2 and "needs --once" in err

@@ -69,12 +69,26 @@ def run(
     interval: Annotated[
         float, typer.Option("--interval", help="Seconds between passes when not --once.", min=1)
     ] = 60.0,
+    fail_on_fire: Annotated[
+        bool,
+        typer.Option(
+            "--fail-on-fire",
+            help="With --once: exit 1 when any check fired (a CI step that fails on drift).",
+        ),
+    ] = False,
     json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """Evaluate the monitors over the prediction log, store every result, fire alerts."""
     from monoloop.monitoring.monitors import run_monitors
 
     c = cli(ctx, json=json)
+    if fail_on_fire and not once:
+        from monoloop.errors import UserError
+
+        raise UserError(
+            "--fail-on-fire needs --once: a loop that never ends has no exit status to fail",
+            hint="monoloop monitor run --once --fail-on-fire",
+        )
     log_alerts()
     while True:
         with c.workspace() as ws:
@@ -87,6 +101,8 @@ def run(
             shown = [result_line(r) for r in results] or [("no monitors configured", "dim")]
             _print(c, [r.to_dict() for r in results], shown)
         if once:
+            if fail_on_fire and any(r.fired for r in results):
+                raise typer.Exit(1)
             return
         time.sleep(interval)
 
