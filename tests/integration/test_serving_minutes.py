@@ -1,6 +1,6 @@
 """The serving process's own per-minute counters in the DB: written off the request path,
-failed requests included, summed over replicas, pruned past their retention, read back by
-`server_traffic` through the (deployment, minute) index."""
+failed requests included, rolled up per hour, summed over replicas, pruned past their
+retention, read back by `server_traffic` through the (deployment, span, start) index."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from tests.integration.serving_fixtures import alias, churn_rows, deploy, regist
 from monoloop.errors import InvalidInput
 from monoloop.serving.minutes import MinuteCounts, MinuteWriter
 from monoloop.serving.spec import ServerMetricsSpec
-from monoloop.serving.tables import serving_instances, serving_minutes
+from monoloop.serving.tables import HOUR, MINUTE, serving_counts, serving_instances
 from monoloop.serving.traffic import server_traffic
 from monoloop.workspace import Workspace
 
@@ -94,31 +94,45 @@ def test_replicas_add_up_and_failed_requests_count_as_errors(ws: Workspace) -> N
     assert 2.0 * 0.9 <= first.p50_ms <= 10.0 * 1.1  # type: ignore[operator]
     assert first.p99_ms == pytest.approx(10.0, rel=0.1)
     assert found.live.requests == 23 and found.live.since == NOW
+    spans = select(serving_counts.c.span, func.count()).group_by(serving_counts.c.span)
     with ws.db.read() as conn:
-        rows = conn.execute(select(func.count()).select_from(serving_minutes)).scalar()
-    assert rows == 4  # 2 keys in the first minute (of one), 1 (of two), 1 in the second
+        rows = dict(conn.execute(spans).all())  # type: ignore[arg-type]
+    # minutes: 2 keys in the first (of one), 1 (of two), 1 in the second; hours: 2 + 1
+    assert rows == {MINUTE: 4, HOUR: 3}
 
     day = server_traffic(ws, "api", window="24h", now=NOW + 70)
     assert day.bucket_s == 900 and day.total.requests == 23
+    week = server_traffic(ws, "api", window="7d", now=NOW + 70)  # from the hour rows
+    assert week.bucket_s == 7200 and week.total.requests == 23
+    assert (week.total.errors_4xx, week.total.errors_5xx) == (1, 1)
+    assert week.total.p99_ms == found.total.p99_ms and week.live.requests == 23
+    assert [i.requests for i in week.instances] == [12, 11]
     with pytest.raises(InvalidInput, match="unknown traffic window '2h'"):
         server_traffic(ws, "api", window="2h")
 
 
-def test_old_minutes_and_silent_instances_are_pruned_as_new_ones_are_written(
+def test_old_rows_and_silent_instances_are_pruned_as_new_ones_are_written(
     ws: Workspace,
 ) -> None:
-    clock = [NOW - 3 * 86400]
-    old = writer(ws, clock, retention_days=2)
+    clock = [NOW - 5 * 86400]
+    old = writer(ws, clock, retention_days=4)
     old.counts.record("api", "primary", "m", 1, 200, 0.001)
     assert old.flush()
+    clock[0] = NOW - 3 * 86400  # within the retention, past the minute rows' two days
+    recent = writer(ws, clock, retention_days=4)
+    recent.counts.record("api", "primary", "m", 1, 200, 0.001)
+    assert recent.flush()
     clock[0] = NOW
-    current = writer(ws, clock, retention_days=2)
+    current = writer(ws, clock, retention_days=4)
     current.counts.record("api", "primary", "m", 1, 200, 0.001)
     assert current.flush()
+    query = select(serving_counts.c.span, serving_counts.c.start).order_by("start", "span")
     with ws.db.read() as conn:
-        minutes = conn.execute(select(serving_minutes.c.minute)).scalars().all()
+        kept = [tuple(r) for r in conn.execute(query)]
         instances = conn.execute(select(serving_instances.c.id)).scalars().all()
-    assert minutes == [NOW] and instances == list(current.instances.values())
+    hour = int(NOW) // HOUR * HOUR
+    assert kept == [(HOUR, hour - 3 * 86400), (MINUTE, NOW), (HOUR, hour)]
+    assert sorted(instances) == sorted([*recent.instances.values(), *current.instances.values()])
 
 
 def test_a_failed_write_keeps_the_counts_for_the_next(ws: Workspace) -> None:
@@ -126,25 +140,25 @@ def test_a_failed_write_keeps_the_counts_for_the_next(ws: Workspace) -> None:
     w = writer(ws, clock)
     w.counts.record("api", "primary", "m", 1, 200, 0.001)
     with ws.db.write() as conn:  # the table is gone for a while: every write fails
-        conn.execute(text("ALTER TABLE serving_minutes RENAME TO serving_minutes_away"))
+        conn.execute(text("ALTER TABLE serving_counts RENAME TO serving_counts_away"))
     try:
         assert not w.flush()
     finally:
         with ws.db.write() as conn:
-            conn.execute(text("ALTER TABLE serving_minutes_away RENAME TO serving_minutes"))
+            conn.execute(text("ALTER TABLE serving_counts_away RENAME TO serving_counts"))
     assert w.failed_writes == 1
     assert w.flush()
     assert server_traffic(ws, "api", now=NOW + 5).total.requests == 1
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_the_window_query_reads_through_the_deployment_minute_index(ws: Workspace) -> None:
+def test_the_window_query_reads_through_the_deployment_span_start_index(ws: Workspace) -> None:
     with ws.db.read() as conn:
         plan = conn.execute(
             text(
-                "EXPLAIN QUERY PLAN SELECT * FROM serving_minutes "
-                "WHERE deployment = 'api' AND minute >= 0 AND minute <= 1"
+                "EXPLAIN QUERY PLAN SELECT * FROM serving_counts "
+                "WHERE deployment = 'api' AND span = 60 AND start >= 0 AND start <= 1"
             )
         ).all()
     detail = " ".join(str(r[-1]) for r in plan)
-    assert "USING INDEX ix_serving_minutes_deployment_minute" in detail, detail
+    assert "USING INDEX ix_serving_counts_deployment_span_start" in detail, detail

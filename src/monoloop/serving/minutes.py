@@ -13,9 +13,13 @@ role and version the process keeps requests, 4xx and 5xx errors and a latency hi
 the answered requests (histogram.py); a thread writes the minutes that changed every
 `flush_interval_s`, as absolute values into rows only this process writes (keyed by its
 instance: host, pid, start time), so a retried write is harmless and replicas never
-contend for a row. With no traffic it still writes a heartbeat every HEARTBEAT_S, so the
-UI can tell a quiet replica from a gone one. Rows older than `retention_days` are deleted
-as it writes (at most hourly). A write that fails keeps the counts for the next attempt.
+contend for a row. In the same transaction it rolls the hours it touched up into hour
+rows (the sum of that hour's minute rows), which long windows read: a week is 168 rows
+per role and replica instead of 10,080. With no traffic it still writes a heartbeat every
+HEARTBEAT_S, so the UI can tell a quiet replica from a gone one. As it writes (at most
+hourly) it deletes hour rows older than `retention_days` and minute rows older than
+MINUTES_KEPT_S (the short windows' need). A write that fails keeps the counts for the
+next attempt.
 """
 
 from __future__ import annotations
@@ -29,11 +33,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import orjson
-from sqlalchemy import Connection, delete, insert, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from monoloop.serving.histogram import encode, observe
 from monoloop.serving.spec import ServerMetricsSpec
-from monoloop.serving.tables import serving_instances, serving_minutes
+from monoloop.serving.tables import HOUR, MINUTE, serving_counts, serving_instances
 from monoloop.workspace import Workspace
 
 log = logging.getLogger("monoloop.serving")
@@ -41,6 +45,7 @@ log = logging.getLogger("monoloop.serving")
 HEARTBEAT_S = 30.0  # an instance with no traffic still writes this often
 PRUNE_EVERY_S = 3600.0
 DAY_S = 86400
+MINUTES_KEPT_S = 2 * DAY_S  # minute rows serve windows up to a day; hour rows the rest
 
 # deployment, minute (epoch seconds of its start), role, model, version
 Key = tuple[str, int, str, str, int]
@@ -181,14 +186,16 @@ class MinuteWriter:
             with self.ws.db.write() as conn:
                 instances = {**self.instances, **self._register(conn, now)}
                 for key, counts in changed.items():
-                    _put(conn, instances[key[0]], key, counts)
+                    _put(conn, instances[key[0]], MINUTE, key, _values(counts))
+                for deployment, hour in sorted({(k[0], k[1] // HOUR * HOUR) for k in changed}):
+                    roll_up(conn, instances[deployment], deployment, hour)
                 ids = list(instances.values())
                 seen = {"last_seen": now, **({"stopped": now} if stopping else {})}
                 conn.execute(
                     update(serving_instances).where(serving_instances.c.id.in_(ids)).values(seen)
                 )
                 if now >= self._next_prune:
-                    prune(conn, self.deployments, now - self.spec.retention_days * DAY_S)
+                    prune(conn, self.deployments, now, self.spec.retention_days * DAY_S)
                     self._next_prune = now + PRUNE_EVERY_S
         except Exception as exc:  # DB down: keep the counts, try again next time
             self.failed_writes += 1
@@ -219,22 +226,26 @@ class MinuteWriter:
         return new
 
 
-def _put(conn: Connection, instance: int, key: Key, counts: Counts) -> None:
-    """Write one minute's totals: update this instance's row, or insert it."""
-    deployment, minute, role, model, version = key
-    t = serving_minutes.c
-    values = {
+def _values(counts: Counts) -> dict[str, object]:
+    return {
         "requests": counts.requests,
         "errors_4xx": counts.errors_4xx,
         "errors_5xx": counts.errors_5xx,
         "latency_sum_ms": counts.latency_sum_ms,
         "latency": orjson.dumps(encode(counts.latency)).decode(),
     }
+
+
+def _put(conn: Connection, instance: int, span: int, key: Key, values: dict[str, object]) -> None:
+    """Write one minute's or hour's totals: update this instance's row, or insert it."""
+    deployment, start, role, model, version = key
+    t = serving_counts.c
     found = conn.execute(
-        update(serving_minutes)
+        update(serving_counts)
         .where(
             t.instance == instance,
-            t.minute == minute,
+            t.span == span,
+            t.start == start,
             t.role == role,
             t.model == model,
             t.version == version,
@@ -243,10 +254,11 @@ def _put(conn: Connection, instance: int, key: Key, counts: Counts) -> None:
     )
     if found.rowcount == 0:
         conn.execute(
-            insert(serving_minutes).values(
+            insert(serving_counts).values(
                 instance=instance,
                 deployment=deployment,
-                minute=minute,
+                span=span,
+                start=start,
                 role=role,
                 model=model,
                 version=version,
@@ -255,11 +267,58 @@ def _put(conn: Connection, instance: int, key: Key, counts: Counts) -> None:
         )
 
 
-def prune(conn: Connection, deployments: Sequence[str], cutoff: float) -> None:
-    """Delete these deployments' minutes from before `cutoff`, and the instances of any
-    deployment silent since then (their minutes go with them)."""
-    m, i = serving_minutes.c, serving_instances.c
-    conn.execute(
-        delete(serving_minutes).where(m.deployment.in_(list(deployments)), m.minute < cutoff)
-    )
-    conn.execute(delete(serving_instances).where(i.last_seen < cutoff))
+def roll_up(conn: Connection, instance: int, deployment: str, hour: int) -> None:
+    """Write the instance's hour rows of `hour` as the sums of its minute rows."""
+    t = serving_counts.c
+    minutes = conn.execute(
+        select(
+            t.role,
+            t.model,
+            t.version,
+            t.requests,
+            t.errors_4xx,
+            t.errors_5xx,
+            t.latency_sum_ms,
+            t.latency,
+        ).where(t.instance == instance, t.span == MINUTE, t.start >= hour, t.start < hour + HOUR)
+    ).all()
+    sums: dict[tuple[str, str, int], _Sum] = {}
+    for role, model, version, requests, e4, e5, total_ms, latency in minutes:
+        into = sums.setdefault((role, model, version), _Sum())
+        into.requests += requests
+        into.errors_4xx += e4
+        into.errors_5xx += e5
+        into.latency_sum_ms += total_ms
+        for upper, n in orjson.loads(latency).items():
+            into.latency[upper] = into.latency.get(upper, 0) + n
+    for (role, model, version), into in sums.items():
+        values = {
+            "requests": into.requests,
+            "errors_4xx": into.errors_4xx,
+            "errors_5xx": into.errors_5xx,
+            "latency_sum_ms": into.latency_sum_ms,
+            "latency": orjson.dumps(into.latency).decode(),
+        }
+        _put(conn, instance, HOUR, (deployment, hour, role, model, version), values)
+
+
+@dataclass(slots=True)
+class _Sum:
+    requests: int = 0
+    errors_4xx: int = 0
+    errors_5xx: int = 0
+    latency_sum_ms: float = 0.0
+    latency: dict[str, int] = field(default_factory=dict)  # as stored: upper bound -> count
+
+
+def prune(conn: Connection, deployments: Sequence[str], now: float, keep_s: float) -> None:
+    """Delete these deployments' hour rows from before `now - keep_s` and minute rows from
+    before `now - min(keep_s, MINUTES_KEPT_S)`, and the instances of any deployment silent
+    since `now - keep_s` (their rows go with them)."""
+    t, i = serving_counts.c, serving_instances.c
+    names = list(deployments)
+    for span, cutoff in ((HOUR, now - keep_s), (MINUTE, now - min(keep_s, MINUTES_KEPT_S))):
+        conn.execute(
+            delete(serving_counts).where(t.deployment.in_(names), t.span == span, t.start < cutoff)
+        )
+    conn.execute(delete(serving_instances).where(i.last_seen < now - keep_s))

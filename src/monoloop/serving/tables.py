@@ -1,5 +1,6 @@
 """What serving processes report about themselves: one row per process and deployment
-(`serving_instances`), and its request counters per UTC minute (`serving_minutes`).
+(`serving_instances`), and its request counters (`serving_counts`) per UTC minute and,
+rolled up from those, per UTC hour.
 
 Each process writes only its own rows, so replicas never contend for a row: a
 deployment's traffic is the sum over its instances. See serving/minutes.py (writing) and
@@ -23,6 +24,9 @@ from sqlalchemy import (
 
 from monoloop.store.schema import metadata
 
+MINUTE = 60
+HOUR = 3600
+
 # A serving process (host, pid, start time) serving one deployment.
 serving_instances = Table(
     "serving_instances",
@@ -37,9 +41,9 @@ serving_instances = Table(
     Index(None, "last_seen"),
 )
 
-# One instance's predict requests in one minute, per role and version.
-serving_minutes = Table(
-    "serving_minutes",
+# One instance's predict requests in one minute or hour, per role and version.
+serving_counts = Table(
+    "serving_counts",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column(
@@ -49,7 +53,8 @@ serving_minutes = Table(
         nullable=False,
     ),
     Column("deployment", String(100), nullable=False),  # the instance's, for the window query
-    Column("minute", BigInteger, nullable=False),  # epoch seconds of the UTC minute's start
+    Column("span", Integer, nullable=False),  # MINUTE, or HOUR: the sum of its minutes
+    Column("start", BigInteger, nullable=False),  # epoch seconds, a multiple of span (UTC)
     # primary or canary; "" for requests refused before a role was chosen (415, 413, 400)
     Column("role", String(16), nullable=False),
     Column("model", String(100), nullable=False),  # "" with role ""
@@ -59,6 +64,6 @@ serving_minutes = Table(
     Column("errors_5xx", Integer, nullable=False),
     Column("latency_sum_ms", Double, nullable=False),  # of the answered (200) requests
     Column("latency", Text, nullable=False),  # JSON histogram of those (serving/histogram.py)
-    UniqueConstraint("instance", "minute", "role", "model", "version"),
-    Index(None, "deployment", "minute"),
+    UniqueConstraint("instance", "span", "start", "role", "model", "version"),
+    Index(None, "deployment", "span", "start"),
 )

@@ -7,47 +7,54 @@ show.
     t.live.rate_per_s, t.live.p99_ms, t.live.error_rate
     [(p.start, p.requests, p.p99_ms, p.error_rate) for p in t.points]
 
-The processes write per-minute counters (minutes.py); this reads the window's rows through
-the (deployment, minute) index and adds them up into WINDOWS' buckets. Latency quantiles
-come from the summed histograms (histogram.py: within 10%), of answered (200) requests;
-the error rate is errors (4xx and 5xx) over requests.
+The processes write per-minute counters and roll them up per hour (minutes.py); this reads
+the window's rows (minute rows up to a day, hour rows beyond) through the
+(deployment, span, start) index and adds them up into WINDOWS' buckets, per process and
+per version, with numpy. Latency quantiles come from the summed histograms (histogram.py:
+within 10%), of answered (200) requests; the error rate is errors (4xx and 5xx) over
+requests.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
+import numpy as np
 import orjson
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from monoloop.errors import InvalidInput
-from monoloop.serving.histogram import decode, merge, quantile
-from monoloop.serving.tables import serving_instances, serving_minutes
+from monoloop.serving.histogram import quantiles, sparse, sum_by
+from monoloop.serving.tables import HOUR, MINUTE, serving_counts, serving_instances
 from monoloop.workspace import Workspace
 
-# window -> (seconds, bucket seconds): about 60-100 points each
-WINDOWS = {"1h": (3600, 60), "6h": (6 * 3600, 300), "24h": (86400, 900), "7d": (7 * 86400, 7200)}
+# window -> (seconds, bucket seconds, rows read: minutes or hours): 60-100 points each
+WINDOWS = {
+    "1h": (3600, 60, MINUTE),
+    "6h": (6 * 3600, 300, MINUTE),
+    "24h": (86400, 900, MINUTE),
+    "7d": (7 * 86400, 7200, HOUR),
+}
 DEFAULT_WINDOW = "1h"
 REPORTING_S = 90.0  # an instance that wrote this recently is reporting (heartbeat: 30 s)
 BEFORE_ROUTING = ""  # the role of requests refused before the split chose one
 
 
-@dataclass(frozen=True)
-class Minute:
-    """One row of serving_minutes, decoded: plain data for `summarise`."""
+class Row(NamedTuple):
+    """One row of serving_counts (a minute's or an hour's): plain data for `Rows`."""
 
     instance: int
-    minute: int
+    start: int
     role: str
     model: str
     version: int
     requests: int
     errors_4xx: int
     errors_5xx: int
-    latency: dict[float, int]
+    latency: str | dict[str, int]  # as stored: histogram.encode's, as JSON or decoded
 
 
 @dataclass(frozen=True)
@@ -191,8 +198,9 @@ class ServerTraffic:
         }
 
 
-def window_of(name: str) -> tuple[int, int]:
-    """(seconds, bucket seconds) of a window name, or an error that lists them."""
+def window_of(name: str) -> tuple[int, int, int]:
+    """(seconds, bucket seconds, span of the rows read) of a window name, or an error that
+    lists them."""
     found = WINDOWS.get(name)
     if found is None:
         raise InvalidInput(
@@ -206,94 +214,127 @@ def server_traffic(
 ) -> ServerTraffic:
     """The deployment's traffic over the last `window` (one of WINDOWS), as every serving
     process of it counted it, and the processes that reported in that time."""
-    seconds, bucket_s = window_of(window)
+    seconds, bucket_s, span = window_of(window)
     now = time.time() if now is None else now
     first = (int(now) - seconds) // bucket_s * bucket_s + bucket_s  # whole buckets only
-    m, i = serving_minutes.c, serving_instances.c
-    rows = select(
-        m.instance,
-        m.minute,
-        m.role,
-        m.model,
-        m.version,
-        m.requests,
-        m.errors_4xx,
-        m.errors_5xx,
-        m.latency,
-    ).where(m.deployment == deployment, m.minute >= first, m.minute <= now)
+    since = int(now) // MINUTE * MINUTE - MINUTE  # "live": this minute and the one before
+    i = serving_instances.c
     seen = select(i.id, i.host, i.pid, i.started, i.last_seen, i.stopped).where(
         i.deployment == deployment, i.last_seen >= first
     )
     with ws.db.read() as conn:
-        minutes = [
-            Minute(*r[:8], decode(orjson.loads(r.latency))) for r in conn.execute(rows).all()
-        ]
+        found = Rows(conn.execute(_rows(deployment, span, first, now)).all())
+        recent = found
+        if span != MINUTE or since < first:
+            recent = Rows(conn.execute(_rows(deployment, MINUTE, since, now)).all())
         processes = conn.execute(seen.order_by(i.started, i.id)).all()
-    points = summarise(minutes, first=first, now=now, bucket_s=bucket_s)
-    by_instance: dict[int, list[Minute]] = {}
-    for row in minutes:
-        by_instance.setdefault(row.instance, []).append(row)
-    instances = []
-    for p in processes:
-        own = _figures(by_instance.get(p.id, []))
-        reporting = p.stopped is None and now - p.last_seen <= REPORTING_S
-        instances.append(
-            Instance(
-                p.id,
-                p.host,
-                p.pid,
-                p.started,
-                p.last_seen,
-                p.stopped,
-                reporting,
-                own.requests,
-                own.errors,
-            )
+    own = found.figures(found.group_of(found.instance, [p.id for p in processes]))
+    instances = [
+        Instance(
+            p.id,
+            p.host,
+            p.pid,
+            p.started,
+            p.last_seen,
+            p.stopped,
+            p.stopped is None and now - p.last_seen <= REPORTING_S,
+            f.requests,
+            f.errors,
         )
-    since = int(now) // 60 * 60 - 60
-    recent = _figures(r for r in minutes if r.minute >= since)
+        for p, f in zip(processes, own, strict=True)
+    ]
+    (last,) = recent.figures(np.where(recent.start >= since, 0, -1), 1)
+    (total,) = found.figures(np.zeros(len(found.start), dtype=np.int64), 1)
     return ServerTraffic(
         deployment=deployment,
         window=window,
         start=float(first),
         end=now,
         bucket_s=bucket_s,
-        points=points,
-        total=_figures(minutes),
-        live=Live(**_fields(recent), since=float(since), seconds=max(now - since, 1.0)),
-        versions=_by_version(minutes),
+        points=found.points(first=first, now=now, bucket_s=bucket_s),
+        total=total,
+        live=Live(**_fields(last), since=float(since), seconds=max(now - since, 1.0)),
+        versions=found.by_version(),
         instances=instances,
     )
 
 
-def summarise(minutes: Sequence[Minute], *, first: int, now: float, bucket_s: int) -> list[Point]:
-    """Every bucket from `first` to the one holding `now`, oldest first: a bucket without
-    requests has zero requests and no latency or error rate."""
-    grouped: dict[int, list[Minute]] = {}
-    for row in minutes:
-        grouped.setdefault(row.minute // bucket_s * bucket_s, []).append(row)
-    points = []
-    for start in range(first, int(now) // bucket_s * bucket_s + 1, bucket_s):
-        rows = grouped.get(start, [])
-        by_role: dict[str, int] = {}
-        for row in rows:
-            by_role[row.role] = by_role.get(row.role, 0) + row.requests
-        points.append(
-            Point(**_fields(_figures(rows)), start=float(start), seconds=bucket_s, by_role=by_role)
+def _rows(deployment: str, span: int, first: float, now: float) -> Select[Any]:
+    t = serving_counts.c
+    return select(
+        t.instance,
+        t.start,
+        t.role,
+        t.model,
+        t.version,
+        t.requests,
+        t.errors_4xx,
+        t.errors_5xx,
+        t.latency,
+    ).where(t.deployment == deployment, t.span == span, t.start >= first, t.start <= now)
+
+
+class Rows:
+    """Rows of serving_counts as columns, summed per group of rows with numpy."""
+
+    def __init__(self, rows: Sequence[Sequence[Any]]) -> None:
+        """`rows`: Row's fields in order (DB rows are)."""
+        columns = list(zip(*rows, strict=True)) or [()] * len(Row._fields)
+        self.instance, _, self.role, self.model, self.version = columns[:5]
+        self.requests = columns[5]
+        self.start = np.asarray(columns[1], dtype=np.int64)
+        self.counts = np.asarray(columns[5:8], dtype=np.int64).reshape(3, len(rows)).T
+        stored = columns[8]  # JSON from the DB; decoded where the caller made them
+        decoded = (
+            list(map(orjson.loads, stored)) if stored and isinstance(stored[0], str) else stored
         )
-    return points
+        self.latency = sparse(decoded)
 
+    def group_of(self, keys: Sequence[object], groups: Sequence[object]) -> tuple[np.ndarray, int]:
+        """Each row's place in `groups` by its key (-1 when absent), and how many groups."""
+        place = {key: i for i, key in enumerate(groups)}
+        return np.fromiter((place.get(k, -1) for k in keys), np.int64, len(keys)), len(groups)
 
-def _figures(rows: Iterable[Minute]) -> Figures:
-    requests = e4 = e5 = 0
-    histograms = []
-    for row in rows:
-        requests += row.requests
-        e4 += row.errors_4xx
-        e5 += row.errors_5xx
-        histograms.append(row.latency)
-    latency = merge(histograms)
-    return Figures(requests, e4, e5, quantile(latency, 0.5), quantile(latency, 0.99))
+    def figures(self, group: np.ndarray | tuple[np.ndarray, int], n: int = 0) -> list[Figures]:
+        """Requests, errors and p50/p99 of each of `n` groups (`group[row]`, -1: no group)."""
+        if isinstance(group, tuple):
+            group, n = group
+        keep = group >= 0
+        sums = np.zeros((n, 3), dtype=np.int64)
+        np.add.at(sums, group[keep], self.counts[keep])
+        latency = sum_by(self.latency, group, n)
+        p50, p99 = quantiles(latency, 0.5), quantiles(latency, 0.99)
+        return [
+            Figures(int(r), int(e4), int(e5), a, b)
+            for (r, e4, e5), a, b in zip(sums, p50, p99, strict=True)
+        ]
+
+    def points(self, *, first: int, now: float, bucket_s: int) -> list[Point]:
+        """Every bucket from `first` to the one holding `now`, oldest first: a bucket
+        without requests has zero requests and no latency or error rate."""
+        starts = list(range(first, int(now) // bucket_s * bucket_s + 1, bucket_s))
+        index = (self.start - first) // bucket_s
+        index[(index < 0) | (index >= len(starts))] = -1
+        roles: list[dict[str, int]] = [{} for _ in starts]
+        for role, requests, at in zip(self.role, self.requests, index.tolist(), strict=True):
+            if at >= 0:
+                roles[at][role] = roles[at].get(role, 0) + requests
+        return [
+            Point(**_fields(f), start=float(start), seconds=bucket_s, by_role=by_role)
+            for start, f, by_role in zip(
+                starts, self.figures(index, len(starts)), roles, strict=True
+            )
+        ]
+
+    def by_version(self) -> list[VersionFigures]:
+        keys = list(zip(self.role, self.model, self.version, strict=True))
+        versions = sorted(set(keys))
+        return [
+            VersionFigures(**_fields(f), role=role, model=model, version=version)
+            for (role, model, version), f in zip(
+                versions, self.figures(self.group_of(keys, versions)), strict=True
+            )
+        ]
 
 
 def _fields(f: Figures) -> dict[str, Any]:
@@ -304,13 +345,3 @@ def _fields(f: Figures) -> dict[str, Any]:
         "p50_ms": f.p50_ms,
         "p99_ms": f.p99_ms,
     }
-
-
-def _by_version(minutes: Sequence[Minute]) -> list[VersionFigures]:
-    grouped: dict[tuple[str, str, int], list[Minute]] = {}
-    for row in minutes:
-        grouped.setdefault((row.role, row.model, row.version), []).append(row)
-    return [
-        VersionFigures(**_fields(_figures(rows)), role=role, model=model, version=version)
-        for (role, model, version), rows in sorted(grouped.items())
-    ]

@@ -1,4 +1,4 @@
-"""serving metrics: serving_instances, serving_minutes
+"""serving metrics: serving_instances, serving_counts
 
 Revision ID: 0008
 Revises: 0007
@@ -29,11 +29,12 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_serving_instances_last_seen"), "serving_instances", ["last_seen"])
     op.create_table(
-        "serving_minutes",
+        "serving_counts",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("instance", sa.Integer(), nullable=False),
         sa.Column("deployment", sa.String(length=100), nullable=False),
-        sa.Column("minute", sa.BigInteger(), nullable=False),
+        sa.Column("span", sa.Integer(), nullable=False),
+        sa.Column("start", sa.BigInteger(), nullable=False),
         sa.Column("role", sa.String(length=16), nullable=False),
         sa.Column("model", sa.String(length=100), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
@@ -45,24 +46,27 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["instance"],
             ["serving_instances.id"],
-            name=op.f("fk_serving_minutes_instance_serving_instances"),
+            name=op.f("fk_serving_counts_instance_serving_instances"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_serving_minutes")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_serving_counts")),
         sa.UniqueConstraint(
             "instance",
-            "minute",
+            "span",
+            "start",
             "role",
             "model",
             "version",
-            name=op.f("uq_serving_minutes_instance_minute_role_model_version"),
+            name=op.f("uq_serving_counts_instance_span_start_role_model_version"),
         ),
     )
     op.create_index(
-        op.f("ix_serving_minutes_deployment_minute"), "serving_minutes", ["deployment", "minute"]
+        op.f("ix_serving_counts_deployment_span_start"),
+        "serving_counts",
+        ["deployment", "span", "start"],
     )
 
 
 def downgrade() -> None:
-    op.drop_table("serving_minutes")
+    op.drop_table("serving_counts")
     op.drop_table("serving_instances")
