@@ -102,6 +102,8 @@ def test_every_edge_is_an_arrow_and_every_node_a_link() -> None:
     drawn = {(p.get("data-from"), p.get("data-to")) for p in paths}
     assert drawn == pairs and len(paths) == len(graph.edges)
     assert all(p.get("marker-end") == "url(#lineage-arrow)" for p in paths)
+    tips = {p.findtext(f"{NS}title") for p in paths}
+    assert {"data/raw.csv read by churn:prepare", "@champion served by api (primary)"} <= tips
     assert root.find(f".//{NS}marker[@id='lineage-arrow']") is not None
     links = {a.get("data-node"): a for a in root.findall(f".//{NS}a")}
     assert set(links) == {n.id for n in graph.nodes}

@@ -36,6 +36,16 @@ FILL = {
 }
 COL_W, NODE_W, NODE_H, ROW_H, PAD = 172, 144, 36, 46, 8
 LABEL_CHARS = 22
+RELATION = {  # what an edge between these kinds means, for its tooltip
+    ("data", "run"): "read by",
+    ("run", "data"): "wrote",
+    ("run", "commit"): "ran at",
+    ("run", "version"): "made",
+    ("commit", "version"): "built",
+    ("data", "version"): "input of",
+    ("version", "alias"): "held by",
+    ("alias", "deployment"): "served by",
+}
 
 
 @dataclass
@@ -210,7 +220,9 @@ def to_svg(graph: Graph) -> str:
         (x1, y1), (x2, y2) = at[e.source], at[e.target]
         x1, y1, y2 = x1 + NODE_W, y1 + NODE_H / 2, y2 + NODE_H / 2
         bend = max(abs(x2 - x1) / 2, 30)
-        tip = f"{graph.node(e.source).label} → {graph.node(e.target).label}"
+        source, target = graph.node(e.source), graph.node(e.target)
+        relation = RELATION.get((source.kind, target.kind), "to")
+        tip = f"{source.label} {relation} {target.label}"
         parts.append(
             f'<path class="edge" data-from="{e.source}" data-to="{e.target}" '
             f'd="M{x1:.1f},{y1:.1f} C{x1 + bend:.1f},{y1:.1f} {x2 - bend:.1f},{y2:.1f} '
