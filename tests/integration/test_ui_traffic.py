@@ -53,7 +53,8 @@ def test_deployments_page_shows_server_metrics_live_figures_and_instances(ws: Wo
     from monoloop.serving.minutes import MinuteCounts, MinuteWriter
     from monoloop.serving.spec import ServerMetricsSpec
 
-    ws = configure(ws, {"deployments": {"api": {"model": "m@champion"}}})
+    quiet = {"model": "m@quiet"}
+    ws = configure(ws, {"deployments": {"api": {"model": "m@champion"}, "quiet": quiet}})
     counts = MinuteCounts()
     for _ in range(3):
         counts.record("api", "primary", "m", 1, 200, 0.004)
@@ -67,6 +68,8 @@ def test_deployments_page_shows_server_metrics_live_figures_and_instances(ws: Wo
             assert live is not None and live.group(1).strip() == "25%"
             assert "(1 of 4)" in html and f"<td>{os.getpid()}</td>" in html
             assert ">reporting<" in html
+            assert "No requests counted in the last 1h" in html  # the quiet one
+            assert "chart-quiet-" not in html and "No predictions logged yet" in html
             week = client.get("/deployments", params={"window": "7d"})
             assert week.status_code == 200 and 'aria-current="true">7d<' in week.text
             bad = client.get("/deployments", params={"window": "2h"})
