@@ -30,6 +30,8 @@ def wait_for(check: object, timeout: float = 30.0) -> None:
     raise AssertionError("timed out waiting for the serving metrics")
 
 
+# The HTTP path does not depend on the DB (one backend); the writes and reads run on both.
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_a_served_deployment_reports_requests_errors_and_its_instance(ws: Workspace) -> None:
     register_churn(ws)
     alias(ws, "churn@champion", 1)

@@ -194,9 +194,9 @@ class MinuteWriter:
                 conn.execute(
                     update(serving_instances).where(serving_instances.c.id.in_(ids)).values(seen)
                 )
-                if now >= self._next_prune:
+                pruning = now >= self._next_prune
+                if pruning:
                     prune(conn, self.deployments, now, self.spec.retention_days * DAY_S)
-                    self._next_prune = now + PRUNE_EVERY_S
         except Exception as exc:  # DB down: keep the counts, try again next time
             self.failed_writes += 1
             self.counts.restore(list(changed))
@@ -204,6 +204,8 @@ class MinuteWriter:
             return False
         self.instances = instances  # known once committed: a failed write registered nothing
         self._last_write = now
+        if pruning:
+            self._next_prune = now + PRUNE_EVERY_S
         self.counts.forget(before=int(now) // 60 * 60 - 60)
         return True
 

@@ -156,10 +156,6 @@ class ServingState:
                 self.ws = open_settings(self.settings)
             self.writer = PredictionLogWriter(self.ws, self.settings.config.serving.prediction_log)
             self.writer.start()
-            self.minute_writer = MinuteWriter(
-                self.ws, self.minutes, self.settings.config.serving.metrics, list(self.deployments)
-            )
-            self.minute_writer.start()
             self.follower = Follower(
                 self.ws,
                 self.slots,
@@ -168,6 +164,11 @@ class ServingState:
                 on_error=self._on_load_error,
             )
             self.follower.start()
+            # After the follower: loading the models comes first; this registers the process.
+            self.minute_writer = MinuteWriter(
+                self.ws, self.minutes, self.settings.config.serving.metrics, list(self.deployments)
+            )
+            self.minute_writer.start()
         except Exception as exc:
             self.boot_error = f"{type(exc).__name__}: {exc}"
             log.exception("serving failed to start")

@@ -228,7 +228,7 @@ def server_traffic(
         if span != MINUTE or since < first:
             recent = Rows(conn.execute(_rows(deployment, MINUTE, since, now)).all())
         processes = conn.execute(seen.order_by(i.started, i.id)).all()
-    own = found.figures(found.group_of(found.instance, [p.id for p in processes]))
+    own = found.figures(*found.group_of(found.instance, [p.id for p in processes]))
     instances = [
         Instance(
             p.id,
@@ -284,7 +284,7 @@ class Rows:
         self.requests = columns[5]
         self.start = np.asarray(columns[1], dtype=np.int64)
         self.counts = np.asarray(columns[5:8], dtype=np.int64).reshape(3, len(rows)).T
-        stored = columns[8]  # JSON from the DB; decoded where the caller made them
+        stored = columns[8]  # JSON text from the DB, or mappings already decoded
         decoded = (
             list(map(orjson.loads, stored)) if stored and isinstance(stored[0], str) else stored
         )
@@ -295,10 +295,8 @@ class Rows:
         place = {key: i for i, key in enumerate(groups)}
         return np.fromiter((place.get(k, -1) for k in keys), np.int64, len(keys)), len(groups)
 
-    def figures(self, group: np.ndarray | tuple[np.ndarray, int], n: int = 0) -> list[Figures]:
+    def figures(self, group: np.ndarray, n: int) -> list[Figures]:
         """Requests, errors and p50/p99 of each of `n` groups (`group[row]`, -1: no group)."""
-        if isinstance(group, tuple):
-            group, n = group
         keep = group >= 0
         sums = np.zeros((n, 3), dtype=np.int64)
         np.add.at(sums, group[keep], self.counts[keep])
@@ -332,7 +330,7 @@ class Rows:
         return [
             VersionFigures(**_fields(f), role=role, model=model, version=version)
             for (role, model, version), f in zip(
-                versions, self.figures(self.group_of(keys, versions)), strict=True
+                versions, self.figures(*self.group_of(keys, versions)), strict=True
             )
         ]
 
