@@ -1,9 +1,15 @@
 """Page loads of the web UI over a big workspace: --runs runs (default 100,000) and
 --versions model versions (default 1,000), written with tracking's batch writes and the
-registry's insert path, then a server on loopback (no auth) and each page loaded over
-httpx: the median of --loads loads, in seconds. Prints one JSON line; progress on stderr.
+registry's insert path, and --metric-days days (default 7) of server metrics of the
+deployment as --replicas serving processes (default 2, each with a primary and a canary)
+leave them: 7 x 1440 x 2 x 2 = 40,320 minute rows rolled up per hour, then pruned as a
+writer prunes (minute rows kept 2 days, hour rows the retention); then a server on
+loopback (no auth) and each page loaded over httpx: the median of --loads loads, in
+seconds. Also prints the SQLite plan of the deployments page's window query (it must use
+the (deployment, span, start) index). Prints one JSON line; progress on stderr.
 
-    python bench/ui.py [--runs 100000] [--versions 1000] [--loads 5] [--dir DIR] [--keep]
+    python bench/ui.py [--runs 100000] [--versions 1000] [--metric-days 7] [--loads 5]
+                       [--dir DIR] [--keep]
 """
 
 from __future__ import annotations
@@ -91,6 +97,84 @@ def fill_versions(ws: Any, count: int, run_id: str) -> None:
         if (i + 1) % 200 == 0:
             log(f"versions: {i + 1}/{count}")
     aliases.set_alias(ws, "bench", "champion", count)
+    if count > 1:
+        aliases.set_alias(ws, "bench", "challenger", count - 1)
+
+
+def fill_server_metrics(ws: Any, deployment: str, days: int, replicas: int) -> dict[str, int]:
+    """`days` of per-minute counters up to now, as `replicas` serving processes with a
+    primary and a 10% canary write them (about 1 request a second each), rolled up per
+    hour and pruned as the writer does."""
+    import orjson
+    from sqlalchemy import func, insert, select
+
+    from monoloop.serving.histogram import encode, observe
+    from monoloop.serving.minutes import prune, roll_up
+    from monoloop.serving.tables import HOUR, MINUTE, serving_counts, serving_instances
+
+    rng = random.Random(11)
+    shapes = []
+    for _ in range(64):  # latency histograms of a minute: ~60 requests, lognormal around 3 ms
+        counts: dict[int, int] = {}
+        for _ in range(60):
+            observe(counts, rng.lognormvariate(1.1, 0.5))
+        shapes.append(orjson.dumps(encode(counts)).decode())
+    now = int(time.time()) // MINUTE * MINUTE
+    first = now - days * 86400
+    with ws.db.write() as conn:
+        ids = []
+        for r in range(replicas):
+            row = {"deployment": deployment, "host": f"replica-{r}", "pid": 1000 + r}
+            row |= {"started": float(first), "last_seen": float(now), "stopped": None}
+            ids.append(conn.execute(insert(serving_instances).values(row)).inserted_primary_key[0])
+    written = 0
+    for day in range(first, now + 1, 86400):
+        rows = []
+        for minute in range(day, min(day + 86400, now + 1), MINUTE):
+            for instance in ids:
+                for role, share in (("primary", 0.9), ("canary", 0.1)):
+                    requests = max(1, int(rng.gauss(60 * share, 3)))
+                    rows.append(
+                        {
+                            "instance": instance,
+                            "deployment": deployment,
+                            "span": MINUTE,
+                            "start": minute,
+                            "role": role,
+                            "model": "bench",
+                            "version": 1000 if role == "primary" else 999,
+                            "requests": requests,
+                            "errors_4xx": 1 if rng.random() < 0.02 else 0,
+                            "errors_5xx": 0,
+                            "latency_sum_ms": 3.0 * requests,
+                            "latency": shapes[rng.randrange(len(shapes))],
+                        }
+                    )
+        with ws.db.write() as conn:
+            conn.execute(insert(serving_counts), rows)
+            for hour in range(day // HOUR * HOUR, min(day + 86400, now + 1), HOUR):
+                for instance in ids:
+                    roll_up(conn, instance, deployment, hour)
+        written += len(rows)
+        log(f"server metrics: {written} minute rows written and rolled up per hour")
+    with ws.db.write() as conn:
+        prune(conn, [deployment], float(now), 14 * 86400)
+        spans = select(serving_counts.c.span, func.count()).group_by(serving_counts.c.span)
+        kept = dict(conn.execute(spans).all())
+    return {"minute_rows_written": written, "minute_rows": kept[MINUTE], "hour_rows": kept[HOUR]}
+
+
+def window_plan(ws: Any, deployment: str) -> str:
+    """How SQLite runs the deployments page's window query."""
+    from sqlalchemy import text
+
+    query = (
+        "EXPLAIN QUERY PLAN SELECT * FROM serving_counts "
+        "WHERE deployment = :d AND span = 60 AND start >= :a AND start <= :b"
+    )
+    with ws.db.read() as conn:
+        rows = conn.execute(text(query), {"d": deployment, "a": 0, "b": 1}).all()
+    return "; ".join(str(r[-1]) for r in rows)
 
 
 def serve(root: Path) -> tuple[str, Any, threading.Thread]:
@@ -133,6 +217,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=100_000)
     parser.add_argument("--versions", type=int, default=1000)
+    parser.add_argument("--metric-days", type=int, default=7)
+    parser.add_argument("--replicas", type=int, default=2)
     parser.add_argument("--loads", type=int, default=5)
     parser.add_argument("--dir", type=Path)
     parser.add_argument("--keep", action="store_true")
@@ -146,7 +232,10 @@ def main() -> None:
     subprocess.run(["git", "init", "-q", str(root)], check=True)
     init_workspace(root)
     with (root / "monoloop.yaml").open("a") as f:
-        f.write("\ndeployments:\n  bench-api:\n    model: bench@champion\n")
+        f.write(
+            "\ndeployments:\n  bench-api:\n    model: bench@champion\n"
+            "    canary: {model: bench@challenger, traffic: 0.1}\n"
+        )
     try:
         ws = open_workspace(root)
         began = time.perf_counter()
@@ -155,6 +244,8 @@ def main() -> None:
         began = time.perf_counter()
         fill_versions(ws, args.versions, ids[-1])
         versions_s = time.perf_counter() - began
+        metric_rows = fill_server_metrics(ws, "bench-api", args.metric_days, args.replicas)
+        plan = window_plan(ws, "bench-api")
         ws.close()
         url, server, thread = serve(root)
         pages = {
@@ -168,6 +259,8 @@ def main() -> None:
             "model": "/models/bench",
             "version": f"/models/bench/versions/{args.versions}",
             "deployments": "/deployments",
+            "deployments_24h": "/deployments?window=24h",
+            "deployments_7d": "/deployments?window=7d",
             "monitoring": "/monitoring",
             "audit": "/audit",
             "audit_filtered": "/audit?kind=model.*",
@@ -185,6 +278,10 @@ def main() -> None:
                     "versions": args.versions,
                     "fill_runs_s": round(runs_s, 1),
                     "fill_versions_s": round(versions_s, 1),
+                    "server_metrics": metric_rows,
+                    "window_query_plan": plan,
+                    "window_query_indexed": "USING INDEX ix_serving_counts_deployment_span_start"
+                    in plan,
                     "page_median_s": timings,
                     "slowest_s": max(timings.values()),
                     "on_demand_s": on_demand,

@@ -202,9 +202,23 @@ def test_click_through_runs_model_deployment_lineage_audit(
     b.page.go_back()
     b.page.get_by_role("link", name="champion →").click()
     b.page.get_by_role("heading", name="Lineage").wait_for()
-    lineage = b.page.inner_text("#lineage")
-    assert "churn-api" in lineage and "Runs" in lineage
-    assert "Model card" in b.page.inner_text("main")
+    graph = b.page.locator("svg#lineage-graph")
+    assert (
+        graph.is_visible()
+        and "Lineage of churn version" in graph.locator("title").first.text_content()
+    )  # type: ignore[operator]
+    edges = graph.locator("path.edge")
+    assert edges.count() >= 8, "data -> runs -> commit -> version -> aliases -> deployments"
+    arrows = graph.locator('path.edge[marker-end="url(#lineage-arrow)"]')
+    assert arrows.count() == edges.count()
+    kinds = graph.locator("a.node").evaluate_all("ns => ns.map(n => n.classList[1])")
+    assert {
+        f"node-{k}" for k in ("data", "run", "commit", "version", "alias", "deployment")
+    } <= set(kinds)
+    assert graph.locator("a.node:not([href])").count() == 0, "every node is a link"
+    card = b.page.locator("#card")
+    assert card.locator("h3").first.inner_text().startswith("Model card: churn version")
+    assert card.locator("table").count() >= 1, "the card's Markdown tables are HTML tables"
     assert not b.page.get_by_role("button", name="Promote to champion").count(), (
         "a read token must see no promote button"
     )
@@ -213,7 +227,8 @@ def test_click_through_runs_model_deployment_lineage_audit(
     b.page.locator("#lineage").get_by_role("link", name="churn-api (primary)").click()
     b.page.get_by_role("heading", name="churn-api").wait_for()
     assert "primary" in b.page.inner_text("main")
-    assert b.page.locator("svg.chart").count() >= 3, "rate, p50 and p99 charts"
+    for chart in ("rate", "latency", "errors", "log-rate", "log-p99"):
+        assert b.page.locator(f"svg#chart-churn-api-{chart}").count() == 1, chart
     b.shot("deployments")
 
     b.page.get_by_role("link", name="Monitoring", exact=True).first.click()
@@ -263,3 +278,54 @@ def test_scopes_decide_the_controls_and_the_server_refuses(
             body: 'token=x'})).status"""
     )
     assert form_post == 415, "form posts stay refused (CSRF)"
+
+
+def test_deployments_page_shows_a_live_servers_errors_and_figures(
+    browser: Browser, server: LiveServer, demo_ws: Workspace
+) -> None:
+    """A real `monoloop serve` over the demo's workspace answers requests and refuses bad
+    ones (422); the page shows them as errors, live, with that process reporting."""
+    import re
+
+    import httpx
+
+    from monoloop.demo.operate import DEPLOYMENT, served, wait_until
+    from monoloop.predictions.log import inputs, read
+    from monoloop.serving.traffic import server_traffic
+
+    records = inputs(read(demo_ws, DEPLOYMENT, last_n=5)).to_dict(orient="records")
+    bad = [{**records[0], "tenure_months": "long"}]
+    with served(demo_ws.root, {}) as (url, proc), httpx.Client(base_url=url, timeout=30) as http:
+
+        def ready() -> bool:
+            assert proc.poll() is None, "monoloop serve exited"
+            try:
+                return http.get("/readyz").status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_until("monoloop serve to be ready", ready)
+        for _ in range(8):
+            assert http.post(f"/v1/deployments/{DEPLOYMENT}/predict", json=records).is_success
+        for _ in range(4):
+            refused = http.post(f"/v1/deployments/{DEPLOYMENT}/predict", json=bad)
+            assert refused.status_code == 422
+        wait_until(  # the process writes its counters every 0.5 s (the demo's setting)
+            "the serving process's counters",
+            lambda: server_traffic(demo_ws, DEPLOYMENT).live.errors_4xx >= 4,
+        )
+        b = browser
+        login(b, server.token("read"), then="/deployments")
+        live = b.page.locator(f"#live-{DEPLOYMENT}")
+        rate = live.locator('[data-figure="error-rate"]').inner_text()
+        assert re.search(r"\(4 of \d+\)", rate), rate
+        assert not rate.startswith("0%") and live.locator('[data-figure="p99"]').inner_text()
+        assert live.locator('[data-figure="instances"]').inner_text() == "1"
+        rows = b.page.locator("table.instances tbody tr")
+        process = rows.filter(has=b.page.locator(f"td:text-is('{proc.pid}')"))
+        assert re.search(r"reporting\s+12\s+4$", process.inner_text().strip()), (
+            "12 requests, 4 failed"
+        )
+        errors = b.page.locator(f"svg#chart-{DEPLOYMENT}-errors")
+        assert errors.is_visible() and "no data yet" not in errors.inner_html()
+        b.shot("deployments-errors")

@@ -325,6 +325,8 @@ def test_deployments_over_http(ws: Workspace, trained: Trained) -> None:
     from tests.integration.registry_fixtures import configure
 
     from monoloop.registry import aliases
+    from monoloop.serving.minutes import MinuteCounts, MinuteWriter
+    from monoloop.serving.spec import ServerMetricsSpec
 
     service.register_model(ws, "churn", trained.model, sample_input=trained.x_train)
     aliases.set_alias(ws, "churn", "champion", 1)
@@ -350,5 +352,21 @@ def test_deployments_over_http(ws: Workspace, trained: Trained) -> None:
             missing = http.get("/v1/deployments/nope")
             assert missing.status_code == 404 and "nope" in missing.json()["message"]
             assert srv.client().get("/v1/deployments").status_code == 401
+
+            # What a serving process reported: its per-minute counters.
+            counts = MinuteCounts()
+            writer = MinuteWriter(ws, counts, ServerMetricsSpec(), ["churn-api"])
+            counts.record("churn-api", "primary", "churn", 1, 200, 0.003)
+            counts.record("churn-api", "primary", "churn", 1, 422, 0.001)
+            assert writer.flush()
+            traffic = http.get("/v1/deployments/churn-api/traffic").json()
+            assert traffic["window"] == "1h" and traffic["bucket_s"] == 60
+            assert traffic["live"]["requests"] == 2 and traffic["live"]["error_rate"] == 0.5
+            assert [i["reporting"] for i in traffic["instances"]] == [True]
+            week = http.get("/v1/deployments/churn-api/traffic", params={"window": "7d"}).json()
+            assert week["total"]["errors_4xx"] == 1 and len(week["points"]) == 84
+            bad = http.get("/v1/deployments/churn-api/traffic", params={"window": "2h"})
+            assert bad.status_code == 422 and "1h, 6h, 24h, 7d" in bad.json()["hint"]
+            assert http.get("/v1/deployments/nope/traffic").status_code == 404
     finally:
         ws.close()

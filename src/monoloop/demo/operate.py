@@ -36,6 +36,7 @@ OPERATIONS = f"""
 serving:
   poll_interval_s: 0.2
   prediction_log: {{flush_interval_s: 0.2}}
+  metrics: {{flush_interval_s: 0.5}}
 
 deployments:
   {DEPLOYMENT}:

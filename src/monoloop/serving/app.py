@@ -59,6 +59,8 @@ class ServingApp(FastAPI):
             log.exception("predict failed")
             error = MonoloopError(f"internal error: {type(exc).__name__}: {exc}")
             status, headers, body = error.http_status, JSON_HEADERS, orjson.dumps(error.to_dict())
+            if name in self.serving.deployments:
+                self.serving.record_failure(name, "", status, 0.0)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 

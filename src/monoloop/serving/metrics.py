@@ -13,6 +13,7 @@
     monoloop_serving_ready                                      1 once every primary is loaded
     monoloop_predlog_written_rows_total, monoloop_predlog_dropped_rows_total,
     monoloop_predlog_pending_rows, monoloop_predlog_write_failures_total
+    monoloop_serving_minutes_write_failures_total   failed writes of the per-minute counters
 
 Hot-path children are cached: `.labels()` resolves label values under a lock each call.
 """
@@ -66,6 +67,12 @@ class _State(Collector):
         )
         pending.add_metric([], float(log["pending"]))
         yield pending
+        minutes = CounterMetricFamily(
+            "monoloop_serving_minutes_write_failures",
+            "Failed writes of the per-minute request counters to the DB (retried)",
+        )
+        minutes.add_metric([], float(state["minutes"]["failures"]))
+        yield minutes
 
 
 class ServingMetrics:

@@ -12,6 +12,7 @@ serving:                      # how `monoloop serve` runs them (every key option
   max_batch_rows: 1024        # the largest micro-batch handed to one predict call
   max_body_bytes: 16777216
   prediction_log: {max_buffered_rows: 200000, flush_interval_s: 1, flush_rows: 20000}
+  metrics: {flush_interval_s: 5, retention_days: 14}   # per-minute counters in the DB
 """
 
 from __future__ import annotations
@@ -72,6 +73,22 @@ class PredictionLogSpec(_Strict):
     )
 
 
+class ServerMetricsSpec(_Strict):
+    flush_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="how often a serving process writes its per-minute request counters to "
+        "the DB (when it answered requests since the last write)",
+    )
+    retention_days: int = Field(
+        default=14,
+        ge=1,
+        le=3660,
+        description="per-minute counters older than this are deleted as new ones are written",
+    )
+
+
 class ServingConfig(_Strict):
     poll_interval_s: float = Field(
         default=2.0,
@@ -86,3 +103,4 @@ class ServingConfig(_Strict):
         default=16 * 1024 * 1024, ge=1024, description="larger request bodies get HTTP 413"
     )
     prediction_log: PredictionLogSpec = Field(default_factory=PredictionLogSpec)
+    metrics: ServerMetricsSpec = Field(default_factory=ServerMetricsSpec)

@@ -5,7 +5,8 @@ A predict request: the media type is checked before the body is read (not JSON: 
 body never parsed); the body is parsed with orjson; the role is chosen by the canary split
 (router.py); the job joins its slot's micro-batch (batching.py) and is answered with the
 version that computed it; the shadow gets a copy once the answer is ready. Predictions go
-to the prediction log in batches, off the request path (predlog.py).
+to the prediction log in batches, off the request path (predlog.py); every request, failed
+ones too, is counted per minute and written to the DB by another thread (minutes.py).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from monoloop.serving.http import (
 )
 from monoloop.serving.inputs import BODY_HINT, parse_body
 from monoloop.serving.metrics import ServingMetrics
+from monoloop.serving.minutes import MinuteCounts, MinuteWriter
 from monoloop.serving.models import Follower, Loaded, Slot, slots_for
 from monoloop.serving.predlog import Entry, PredictionLogWriter
 from monoloop.serving.router import CANARY, PRIMARY, SHADOW, choose
@@ -108,6 +110,8 @@ class ServingState:
         self.metrics = ServingMetrics(self.snapshot)
         self.request_id = RequestIds()
         self.writer: PredictionLogWriter | None = None
+        self.minutes = MinuteCounts()
+        self.minute_writer: MinuteWriter | None = None
         self.follower: Follower | None = None
         self.boot_error: str | None = None
         self._announced = False
@@ -160,6 +164,11 @@ class ServingState:
                 on_error=self._on_load_error,
             )
             self.follower.start()
+            # After the follower: loading the models comes first; this registers the process.
+            self.minute_writer = MinuteWriter(
+                self.ws, self.minutes, self.settings.config.serving.metrics, list(self.deployments)
+            )
+            self.minute_writer.start()
         except Exception as exc:
             self.boot_error = f"{type(exc).__name__}: {exc}"
             log.exception("serving failed to start")
@@ -172,6 +181,8 @@ class ServingState:
             self.follower.stop()
         if self.writer is not None:
             self.writer.close()
+        if self.minute_writer is not None:
+            self.minute_writer.close()
         if self.ws is not None and self._owns_ws:
             self.ws.close()
 
@@ -235,6 +246,7 @@ class ServingState:
     def snapshot(self) -> dict[str, Any]:
         """What /metrics reads at scrape time."""
         writer = self.writer
+        minutes = self.minute_writer
         versions = [
             (s.deployment, s.role, s.current.version.model, s.current.version.version)
             for s in self.slots
@@ -249,6 +261,7 @@ class ServingState:
                 "failures": writer.failed_writes if writer else 0,
                 "pending": writer.pending_rows if writer else 0,
             },
+            "minutes": {"failures": minutes.failed_writes if minutes else 0},
         }
 
     # -- requests -------------------------------------------------------------------------
@@ -262,6 +275,7 @@ class ServingState:
         if deployment is None:
             return _error(self._unknown(name))
         headers = Headers(raw_headers)
+        chosen = ""  # the role, once the split has chosen one
         try:
             if not is_json(headers.content_type):
                 raise UnsupportedMediaType(
@@ -271,11 +285,12 @@ class ServingState:
             payload = parse_body(await read_body(receive, headers, self.max_body_bytes))
             rid = self.request_id(headers.request_id)
             role = deployment.route(headers.request_key or rid)
+            chosen = role
             future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
             deployment.batchers[role].submit(Job(payload, rid, start, future))
             answer = await future
         except MonoloopError as exc:
-            return self._failed(deployment, exc, start)
+            return self._failed(deployment, chosen, exc, start)
         if deployment.shadow is not None and deployment.slots[SHADOW].current is not None:
             # After the answer is ready: the shadow's batch runs in a later loop turn.
             deployment.shadow.submit(Job(payload, rid, start, None))
@@ -299,9 +314,11 @@ class ServingState:
             out["classes"] = loaded.classes
         body = orjson.dumps(out, option=orjson.OPT_SERIALIZE_NUMPY)
         m = self.metrics
+        elapsed = time.perf_counter() - start
         m.child(m.requests, deployment.name, "200").inc()
         m.child(m.version_requests, deployment.name, role, mv.model, str(mv.version)).inc()
-        m.child(m.latency, deployment.name).observe(time.perf_counter() - start)
+        m.child(m.latency, deployment.name).observe(elapsed)
+        self.minutes.record(deployment.name, role, mv.model, mv.version, 200, elapsed)
         headers = [
             *JSON_HEADERS,
             (b"x-request-id", request_id.encode()),
@@ -310,14 +327,27 @@ class ServingState:
         return 200, headers, body
 
     def _failed(
-        self, deployment: Deployment, error: MonoloopError, start: float
+        self, deployment: Deployment, role: str, error: MonoloopError, start: float
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         m = self.metrics
+        elapsed = time.perf_counter() - start
         status = str(error.http_status)
         m.child(m.requests, deployment.name, status).inc()
         m.child(m.errors, deployment.name, type(error).__name__).inc()
-        m.child(m.latency, deployment.name).observe(time.perf_counter() - start)
+        m.child(m.latency, deployment.name).observe(elapsed)
+        self.record_failure(deployment.name, role, error.http_status, elapsed)
         return _error(error)
+
+    def record_failure(self, name: str, role: str, status: int, elapsed: float) -> None:
+        """Count a failed request in the per-minute counters, with the version its role
+        had loaded (none before a role was chosen)."""
+        slot = self.deployments[name].slots.get(role) if role else None
+        loaded = slot.current if slot is not None else None
+        if loaded is not None:
+            model, version = loaded.version.model, loaded.version.version
+        else:
+            model, version = (slot.ref.partition("@")[0] if slot else ""), 0
+        self.minutes.record(name, role, model, version, status, elapsed)
 
     def _unknown(self, name: str) -> MonoloopError:
         from monoloop.errors import NotFound

@@ -17,6 +17,8 @@ from monoloop.registry.card import current_card
 from monoloop.registry.lineage import lineage
 from monoloop.registry.model import ModelVersion
 from monoloop.server.errors import JSON
+from monoloop.ui import lineage_graph
+from monoloop.ui.cards import card_html
 from monoloop.ui.render import page
 from monoloop.ui.session import Viewing
 
@@ -73,6 +75,8 @@ def _importance(found: list[ModelVersion]) -> str | None:
 def version_page(request: Request, name: str, version: int, who: Viewing) -> Response:
     mv = versions.get_version(who.ws, f"{name}:{version}")
     trace = lineage(who.ws, mv.ref)
+    served = {d: spec.refs() for d, spec in who.ws.config.deployments.items()}
+    card = current_card(who.ws, mv.ref)
     return page(
         request,
         "version.html",
@@ -80,9 +84,26 @@ def version_page(request: Request, name: str, version: int, who: Viewing) -> Res
         title=f"{name} version {version}",
         mv=mv,
         check=gates.latest_check(who.ws, name, version),
-        card=current_card(who.ws, mv.ref),
+        card=card,
+        card_html=card_html(card),
         trace=trace,
+        graph=lineage_graph.to_svg(lineage_graph.build(trace, served)),
         moves=list(reversed(aliases.history(who.ws, name))),
+    )
+
+
+@router.get("/models/{name}/versions/{version}/card.md")
+def card_download(name: str, version: int, who: Viewing) -> Response:
+    """The model card as it is now, as a Markdown file."""
+    card = current_card(who.ws, f"{name}:{version}")
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)[:100]
+    return Response(
+        card.encode(),
+        media_type="text/markdown; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{safe}-v{version}-card.md"',
+            "X-Content-Type-Options": "nosniff",
+        },
     )
 
 

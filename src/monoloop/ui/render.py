@@ -34,6 +34,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters["when"] = when
     env.filters["num"] = num
+    env.filters["pct"] = pct
     env.filters["short"] = lambda text: (text or "")[:10]
     env.globals["svg"] = lambda markup: Markup(markup)  # noqa: S704 - our own SVG, escaped
     return env
@@ -75,3 +76,8 @@ def num(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     return f"{value:.4g}"
+
+
+def pct(value: float | None) -> str:
+    """A share as a percentage: 0.125 -> "12.5%"; none -> "-"."""
+    return "-" if value is None else f"{value * 100:.3g}%"
