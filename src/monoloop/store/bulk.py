@@ -3,15 +3,18 @@
 Hand-written SQL rather than Core: building parameters row by row through Core costs more
 than SQLite takes to store the row. Many rows per statement, because Python's sqlite3 gives
 up the GIL at every statement step, and a training loop running in another thread then
-holds it for a whole switch interval each time. The same SQL serves SQLite and PostgreSQL:
-`ON CONFLICT (pk) DO UPDATE` is spelled the same by both.
+holds it for a whole switch interval each time. Rows go in primary-key order: a B-tree
+takes sorted keys page after page, while keys in random order (run ids are random) each
+land on a page of their own. The same SQL serves SQLite and PostgreSQL: `ON CONFLICT (pk)
+DO UPDATE` is spelled the same by both.
 """
 
 from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table
@@ -37,6 +40,7 @@ def insert_rows(
     """
     if not rows:
         return
+    rows = sorted(rows, key=_primary_key(table))
     per = max(1, min(ROWS_PER_STATEMENT, MAX_PARAMS // len(table.columns)))
     full = len(rows) - len(rows) % per
     flat = itertools.chain.from_iterable
@@ -46,6 +50,12 @@ def insert_rows(
     if full < len(rows):
         sql = _sql(conn.dialect, table, upsert, newer, len(rows) - full)
         conn.exec_driver_sql(sql, tuple(flat(rows[full:])))
+
+
+@functools.cache
+def _primary_key(table: Table) -> Callable[[tuple[Any, ...]], Any]:
+    names = [c.name for c in table.columns]
+    return operator.itemgetter(*(names.index(c.name) for c in table.primary_key.columns))
 
 
 @functools.cache
