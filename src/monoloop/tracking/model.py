@@ -145,10 +145,9 @@ class Param:
         if self.kind == "s":
             return self.text
         if self.kind == "n":
-            try:
-                return int(self.text)
-            except ValueError:
-                return float(self.text)
+            # An int was stored as str(), a float as repr(): "3", "-3" vs "0.5", "1e-05", "inf".
+            text = self.text
+            return int(text) if text.lstrip("-").isdigit() else float(text)
         return json.loads(self.text)
 
 
