@@ -56,3 +56,15 @@ def test_ids_are_unique_across_processes() -> None:
     every = mine + [i for batch in theirs for i in batch]
     assert len(every) == 80_000 and len(set(every)) == 80_000
     assert {len(i) for i in every} == {32}
+
+
+def test_a_forked_child_draws_other_random_bits_than_its_parent() -> None:
+    new_run_id()  # the parent has random bytes in hand when it forks
+    ctx = mp.get_context("fork")
+    out: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
+    child = ctx.Process(target=_make_ids, args=(1_000, out))
+    child.start()
+    mine = [new_run_id() for _ in range(1_000)]
+    theirs = out.get(timeout=60)
+    child.join(60)
+    assert not {i[8:] for i in mine} & {i[8:] for i in theirs}
