@@ -120,6 +120,11 @@ def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+Row = tuple[int, str, str, str, str, str, str, str]
+"""An event as stored: seq, time, actor, kind, subject, payload (canonical JSON text),
+prev hash, hash."""
+
+
 def event_hash(
     prev_hash: str,
     *,
@@ -130,17 +135,65 @@ def event_hash(
     subject: str,
     payload: Any,
 ) -> str:
-    body = canonical_json(
-        {
-            "seq": seq,
-            "time": time,
-            "actor": actor,
-            "kind": kind,
-            "subject": subject,
-            "payload": payload,
-        }
+    enc = canonical_json
+    return _digest(prev_hash, seq, enc(time), enc(actor), enc(kind), enc(subject), enc(payload))
+
+
+def _digest(
+    prev_hash: str, seq: int, time: bytes, actor: bytes, kind: bytes, subject: bytes, payload: bytes
+) -> str:
+    """BLAKE3 over the previous hash and the event's canonical JSON, given its encoded parts.
+
+    The JSON object is spelled out in its sorted key order (actor, kind, payload, seq,
+    subject, time): the same bytes `canonical_json` makes of the whole event (a test holds
+    the two together), without encoding each payload twice.
+    """
+    body = b"".join(
+        (
+            b'{"actor":',
+            actor,
+            b',"kind":',
+            kind,
+            b',"payload":',
+            payload,
+            b',"seq":',
+            b"%d" % seq,
+            b',"subject":',
+            subject,
+            b',"time":',
+            time,
+            b"}",
+        )
     )
     return blake3.blake3(prev_hash.encode("ascii") + b"\n" + body).hexdigest()
+
+
+def payload_json(payload: Any) -> bytes:
+    """The payload's canonical JSON as it is hashed and stored: the bytes that reading it
+    back and encoding it again gives, so a verifier recomputes the same hash. Only a dict
+    key that is not a string changes on that round trip (it becomes one, and sorts as one);
+    a value JSON cannot hold fails here."""
+    text = canonical_json(payload)
+    if not _string_keys(payload):
+        text = canonical_json(json.loads(text))
+    return text
+
+
+_LEAVES = frozenset({str, int, float, bool, type(None)})
+
+
+def _string_keys(value: Any) -> bool:
+    """Whether every dict key inside `value` is a str (leaves encode the same either way)."""
+    if isinstance(value, dict):
+        for key in value:
+            if type(key) is not str:
+                return False
+        items: Iterable[Any] = value.values()
+    elif isinstance(value, list | tuple):
+        items = value
+    else:
+        return True
+    return all(type(item) in _LEAVES or _string_keys(item) for item in items)
 
 
 def next_event(
@@ -153,14 +206,45 @@ def next_event(
     subject: str,
     payload: dict[str, Any],
 ) -> Event:
-    # Round-trip through canonical JSON so the event carries exactly what will be hashed
-    # and stored (tuples become lists, and a value JSON cannot hold fails here, early).
-    normalized = json.loads(canonical_json(payload))
-    seq = prev_seq + 1
-    digest = event_hash(
-        prev_hash, seq=seq, time=time, actor=actor, kind=kind, subject=subject, payload=normalized
+    # The event carries exactly what is hashed and stored (tuples become lists).
+    row = chain(prev_seq, prev_hash, time=time, actor=actor, items=[(kind, subject, payload)])[0]
+    return Event(
+        seq=row[0],
+        time=time,
+        actor=actor,
+        kind=kind,
+        subject=subject,
+        payload=json.loads(row[5]),
+        prev_hash=prev_hash,
+        hash=row[7],
     )
-    return Event(seq, time, actor, kind, subject, normalized, prev_hash, digest)
+
+
+def chain(
+    prev_seq: int,
+    prev_hash: str,
+    *,
+    time: str,
+    actor: str,
+    items: Iterable[tuple[str, str, Any]],
+) -> list[Row]:
+    """Events (kind, subject, payload) linked after (prev_seq, prev_hash), as rows to store."""
+    rows: list[Row] = []
+    seq, prev = prev_seq, prev_hash
+    encoded_time, encoded_actor = canonical_json(time), canonical_json(actor)
+    kinds: dict[str, bytes] = {}
+    for kind, subject, payload in items:
+        seq += 1
+        encoded_kind = kinds.get(kind)
+        if encoded_kind is None:
+            encoded_kind = kinds[kind] = canonical_json(kind)
+        text = payload_json(payload)
+        digest = _digest(
+            prev, seq, encoded_time, encoded_actor, encoded_kind, canonical_json(subject), text
+        )
+        rows.append((seq, time, actor, kind, subject, text.decode("utf-8"), prev, digest))
+        prev = digest
+    return rows
 
 
 def verify_chain(

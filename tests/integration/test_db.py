@@ -12,9 +12,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select, text
 
 from monoloop.errors import ConfigError, ConnectionFailed
-from monoloop.store.db import Database, normalize_url
+from monoloop.store.db import Database, migration_lock, normalize_url
 from monoloop.store.migrate import SCHEMA_HEAD, alembic_config, current_revision
 from monoloop.store.schema import all_tables
+from monoloop.workspace import Workspace, open_workspace
 
 
 def test_open_migrates_to_head(db_url: str) -> None:
@@ -129,3 +130,39 @@ def test_sqlite_uses_wal(tmp_path: Path) -> None:
     with Database.open(f"sqlite:///{tmp_path / 'x.db'}") as db, db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+
+
+def _event_uniques(db: Database) -> set[str]:
+    with db.engine.connect() as conn:
+        return {str(u["name"]) for u in inspect(conn).get_unique_constraints("events")}
+
+
+def test_0008_upgrades_a_ledger_with_runs_in_it(
+    repo: Path, ws: Workspace, workspace_env: dict[str, str]
+) -> None:
+    from alembic import command
+
+    from monoloop.audit import service as audit
+    from monoloop.tracking import service as tracking
+
+    ids = [tracking.create_run(ws, name=f"r{i}", params={"lr": i / 10}) for i in range(3)]
+    tracking.finish_run(ws, ids[0])
+    with migration_lock(ws.db) as conn:
+        command.downgrade(alembic_config(conn), "0007")
+        conn.commit()
+    assert _event_uniques(ws.db) == {"uq_events_hash", "uq_events_prev_hash"}
+    ws.close()
+
+    with open_workspace(repo, env=workspace_env) as again:  # opening migrates
+        with again.db.engine.connect() as conn:
+            assert current_revision(conn) == SCHEMA_HEAD
+            assert compare_metadata(MigrationContext.configure(conn), all_tables()) == []
+        assert _event_uniques(again.db) == set()
+        assert [tracking.get_run(again, i).params for i in ids] == [
+            {"lr": i / 10} for i in range(3)
+        ]
+        assert tracking.get_run(again, ids[0]).status == "finished"
+        assert audit.verify(again).ok
+        tracking.create_run(again, name="after")
+        report = audit.verify(again)
+        assert report.ok and [e.kind for e in audit.log(again)][-1] == "run.start"

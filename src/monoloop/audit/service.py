@@ -13,7 +13,17 @@ from monoloop.audit import anchors
 from monoloop.audit.tables import events, ledger_head
 from monoloop.canonical import canonical_json
 from monoloop.errors import InvalidInput, LedgerBroken, NotFound
-from monoloop.ledger import Anchor, ChainReport, Event, StoredEvent, next_event, now, verify_chain
+from monoloop.ledger import (
+    Anchor,
+    ChainReport,
+    Event,
+    Row,
+    StoredEvent,
+    chain,
+    now,
+    verify_chain,
+)
+from monoloop.store.bulk import insert_rows
 from monoloop.store.db import Database
 from monoloop.workspace import Workspace
 
@@ -31,11 +41,27 @@ def append_event(
 def append_events(
     conn: Connection, *, actor: str, items: Sequence[tuple[str, str, dict[str, Any]]]
 ) -> list[Event]:
-    """Append events (kind, subject, payload), in order, inside the caller's transaction.
+    """Append events (kind, subject, payload), in order, inside the caller's transaction."""
+    return [
+        Event(seq, time, actor, kind, subject, json.loads(payload), prev_hash, hash)
+        for seq, time, actor, kind, subject, payload, prev_hash, hash in _append(conn, actor, items)
+    ]
 
-    The head row is locked first, so concurrent appenders queue up and each one links
-    to the event committed before it: the chain never forks.
-    """
+
+def record_events(
+    conn: Connection, *, actor: str, items: Sequence[tuple[str, str, dict[str, Any]]]
+) -> None:
+    """`append_events` for a caller that needs nothing back: the SDK's writer, which records
+    thousands of events a second, skips decoding each stored payload again."""
+    _append(conn, actor, items)
+
+
+def _append(
+    conn: Connection, actor: str, items: Sequence[tuple[str, str, dict[str, Any]]]
+) -> list[Row]:
+    """Lock the head row first, so concurrent appenders queue up and each one links to the
+    event committed before it: the chain never forks. One insert and one head update for
+    however many events."""
     if not items:
         return []
     for kind, subject, _ in items:
@@ -46,32 +72,11 @@ def append_events(
     head = conn.execute(
         select(ledger_head.c.seq, ledger_head.c.hash).where(ledger_head.c.id == 1).with_for_update()
     ).one()
-    seq, prev, time = head.seq, head.hash, now()
-    chained: list[Event] = []
-    for kind, subject, payload in items:
-        event = next_event(
-            seq, prev, time=time, actor=actor, kind=kind, subject=subject, payload=payload
-        )
-        chained.append(event)
-        seq, prev = event.seq, event.hash
-    conn.execute(
-        events.insert(),
-        [
-            {
-                "seq": e.seq,
-                "time": e.time,
-                "actor": e.actor,
-                "kind": e.kind,
-                "subject": e.subject,
-                "payload": canonical_json(e.payload).decode("utf-8"),
-                "prev_hash": e.prev_hash,
-                "hash": e.hash,
-            }
-            for e in chained
-        ],
-    )
-    conn.execute(update(ledger_head).where(ledger_head.c.id == 1).values(seq=seq, hash=prev))
-    return chained
+    rows = chain(head.seq, head.hash, time=now(), actor=actor, items=items)
+    insert_rows(conn, events, rows)
+    last = rows[-1]
+    conn.execute(update(ledger_head).where(ledger_head.c.id == 1).values(seq=last[0], hash=last[7]))
+    return rows
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 Indexes follow the queries: the filter language probes `(key, value, run_id)` on params,
 tags and latest metrics, so a filter or an ordering on one key reads one index range.
-On SQLite the tables keyed by run are clustered on their primary key (WITHOUT ROWID): run
-ids are random, so a lookup by run reads one B-tree instead of an index and then the table.
+On SQLite the tables keyed by run are clustered on their primary key (WITHOUT ROWID), so a
+lookup by run reads one B-tree instead of an index and then the table; run ids start with
+the clock (see `model.new_run_id`), so the runs of one flush land side by side in each.
 `runs` itself keeps its rowid, so its secondary indexes stay small and append-mostly.
 """
 

@@ -8,15 +8,14 @@ exist, merges repeated writes (the last one wins), keeps `metric_latest` in step
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Table, select, update
-from sqlalchemy.engine import Dialect
+from sqlalchemy import Connection, select, update
 
 from monoloop.errors import Conflict, NotFound
+from monoloop.store.bulk import insert_rows
 from monoloop.tracking.environment import Environment
 from monoloop.tracking.model import Artifact, Param, jsonable
 from monoloop.tracking.tables import (
@@ -115,15 +114,22 @@ def apply(ws: Workspace, conn: Connection, batch: Batch) -> None:
     if batch.new_runs:
         _insert_runs(conn, batch, events)
     for run_id, params in batch.params.items():
-        _bulk(conn, run_params, [_param_row(run_id, k, p) for k, p in params.items()])
+        insert_rows(
+            conn, run_params, [_param_row(run_id, k, p) for k, p in params.items()], upsert=True
+        )
         events.append(("run.params", run_id, {"params": _params_payload(params)}))
     for run_id, tags in batch.tags.items():
-        _bulk(conn, run_tags, [(run_id, k, v) for k, v in tags.items()])
+        insert_rows(conn, run_tags, [(run_id, k, v) for k, v in tags.items()], upsert=True)
         events.append(("run.tags", run_id, {"tags": tags}))
     if batch.points:
         _write_points(conn, batch)
     for run_id, items in batch.artifacts.items():
-        _bulk(conn, run_artifacts, [(run_id, a.name, a.id, a.kind) for a in items.values()])
+        insert_rows(
+            conn,
+            run_artifacts,
+            [(run_id, a.name, a.id, a.kind) for a in items.values()],
+            upsert=True,
+        )
         for a in items.values():
             events.append(("run.artifact", run_id, a.to_dict()))
     _finish(conn, batch, events)
@@ -205,7 +211,7 @@ def _insert_runs(conn: Connection, batch: Batch, events: list[tuple[str, str, An
         (run_tags, tag_rows),
         (run_io, io_rows),
     ):
-        _bulk(conn, table, rows, upsert=False)
+        insert_rows(conn, table, rows)
 
 
 def _finish(conn: Connection, batch: Batch, events: list[tuple[str, str, Any]]) -> None:
@@ -223,7 +229,7 @@ def _finish(conn: Connection, batch: Batch, events: list[tuple[str, str, Any]]) 
                 error=finish.error,
             )
         )
-        _bulk(conn, run_io, _io_rows(run_id, "out", finish.outputs))
+        insert_rows(conn, run_io, _io_rows(run_id, "out", finish.outputs), upsert=True)
 
 
 def _write_points(conn: Connection, batch: Batch) -> None:
@@ -245,9 +251,9 @@ def _write_points(conn: Connection, batch: Batch) -> None:
     if not finite:
         # NaN has no SQLite spelling (it reads back as NULL): both databases store NULL.
         rows = [(r, k, s, None if v != v else v, t) for r, k, s, v, t in rows]  # type: ignore[misc]
-    _bulk(conn, metric_history, rows)
+    insert_rows(conn, metric_history, rows, upsert=True)
     tops = [(r, k, s, None if v != v else v, t) for r, k, s, v, t in latest.values()]
-    _bulk(conn, metric_latest, tops, newer="step")
+    insert_rows(conn, metric_latest, tops, upsert=True, newer="step")
 
 
 def _number_steps(conn: Connection, batch: Batch) -> list[Point]:
@@ -273,74 +279,12 @@ def _number_steps(conn: Connection, batch: Batch) -> list[Point]:
     return numbered
 
 
-def _bulk(
-    conn: Connection,
-    table: Table,
-    rows: Sequence[tuple[Any, ...]],
-    *,
-    upsert: bool = True,
-    newer: str | None = None,
-) -> None:
-    """Many rows (tuples in column order), many rows per statement, optionally as an upsert.
-
-    Hand-written SQL rather than Core: building parameters row by row through Core costs
-    more than SQLite takes to store the row. Many rows per statement, because Python's
-    sqlite3 gives up the GIL at every statement step, and a training loop running in
-    another thread then holds it for a whole switch interval each time.
-    `ON CONFLICT (pk) DO UPDATE` is spelled the same by SQLite and PostgreSQL. With
-    `newer`, a row replaces the stored one only when its value of that column is at least
-    the stored one: an old step never hides the latest. Rows must not repeat a key.
-    """
-    if not rows:
-        return
-    per = max(1, min(_ROWS_PER_STATEMENT, _MAX_PARAMS // len(table.columns)))
-    full = len(rows) - len(rows) % per
-    if full:
-        sql = _bulk_sql(conn.dialect, table, upsert, newer, per)
-        chunks = [tuple(v for row in rows[i : i + per] for v in row) for i in range(0, full, per)]
-        conn.exec_driver_sql(sql, chunks)
-    if full < len(rows):
-        rest = rows[full:]
-        sql = _bulk_sql(conn.dialect, table, upsert, newer, len(rest))
-        conn.exec_driver_sql(sql, tuple(v for row in rest for v in row))
-
-
-_ROWS_PER_STATEMENT = 500
-_MAX_PARAMS = 30_000  # SQLite allows 32,766 parameters per statement, PostgreSQL 65,535
-
-
-@functools.cache
-def _bulk_sql(dialect: Dialect, table: Table, upsert: bool, newer: str | None, count: int) -> str:
-    q = dialect.identifier_preparer.quote
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    cols = [c.name for c in table.columns]
-    one = "(" + ", ".join(mark for _ in cols) + ")"
-    sql = (
-        f"INSERT INTO {q(table.name)} ({', '.join(q(c) for c in cols)}) "
-        f"VALUES {', '.join(one for _ in range(count))}"
-    )
-    if upsert:
-        keys = [c.name for c in table.primary_key.columns]
-        sets = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in cols if c not in keys)
-        sql += f" ON CONFLICT ({', '.join(q(k) for k in keys)}) DO UPDATE SET {sets}"
-        if newer is not None:
-            sql += f" WHERE {q(table.name)}.{q(newer)} <= excluded.{q(newer)}"
-    return sql
-
-
 def _record_all(ws: Workspace, conn: Connection, events: list[tuple[str, str, Any]]) -> None:
-    if not events:
-        return
     from monoloop.audit import service as audit
 
-    # A batched appender, when the audit service offers one, chains many events under one
-    # head lock: the SDK creates thousands of runs a second and each makes two events.
-    many = getattr(audit, "append_events", None)
-    if many is not None:
-        many(conn, actor=ws.actor, items=events)
-        return
-    for kind, subject, payload in events:
-        ws.record(conn, kind, subject, payload)
+    # One chain extension for the whole batch: the SDK creates thousands of runs a second
+    # and each makes two events.
+    audit.record_events(conn, actor=ws.actor, items=events)
 
 
 def _param_row(run_id: str, key: str, p: Param) -> tuple[Any, ...]:
