@@ -183,9 +183,13 @@ def _insert_runs(conn: Connection, batch: Batch, events: list[tuple[str, str, An
                 finish.error if finish else None,
             )
         )
-        param_rows.extend(_param_row(new.id, k, p) for k, p in new.params.items())
-        tag_rows.extend((new.id, k, v) for k, v in new.tags.items())
-        io_rows.extend(_io_rows(new.id, "in", new.inputs))
+        # Most runs have no tags, inputs or outputs: skip building nothing for them.
+        if new.params:
+            param_rows += [(new.id, k, p.kind, p.text, p.num) for k, p in new.params.items()]
+        if new.tags:
+            tag_rows += [(new.id, k, v) for k, v in new.tags.items()]
+        if new.inputs:
+            io_rows += _io_rows(new.id, "in", new.inputs)
         events.append(
             (
                 "run.start",
@@ -202,8 +206,8 @@ def _insert_runs(conn: Connection, batch: Batch, events: list[tuple[str, str, An
                 },
             )
         )
-        if finish is not None:
-            io_rows.extend(_io_rows(new.id, "out", finish.outputs))
+        if finish is not None and finish.outputs:
+            io_rows += _io_rows(new.id, "out", finish.outputs)
     # Brand-new ids: plain inserts, nothing to conflict with.
     for table, rows in (
         (runs, run_rows),
