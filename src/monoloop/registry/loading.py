@@ -5,10 +5,9 @@ refuses pickle-family formats unless that version was marked trusted."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd  # type: ignore[import-untyped]
 
 from monoloop.errors import InvalidInput, NotFound
 from monoloop.registry import adapters, formats
@@ -17,6 +16,9 @@ from monoloop.registry.model import ModelRef, ModelVersion
 from monoloop.registry.record import verify_bytes
 from monoloop.registry.versions import get_version
 from monoloop.workspace import Workspace
+
+if TYPE_CHECKING:
+    import pandas as pd  # type: ignore[import-untyped]
 
 
 class Predictor:
