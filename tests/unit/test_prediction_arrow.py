@@ -21,6 +21,7 @@ CASES = [
     np.array(["2024-01-01", "NaT"], dtype="datetime64[ns]"),
     np.array(["a", "bé", ""]),
     np.array(["x", None, "zz"], dtype=object),
+    np.array(["x", np.nan], dtype=object),  # text from a pandas column with a missing value
     np.array([True, None, False], dtype=object),
     np.array([], dtype=np.float64),
     np.arange(20.0)[::3],  # not contiguous

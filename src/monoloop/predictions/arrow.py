@@ -19,12 +19,12 @@ _INT32_MAX = 2**31 - 1
 
 
 def array(values: np.ndarray) -> pa.Array:
-    """A 1-D numpy array as Arrow: numbers (NaN as null, as pandas writes it), booleans,
-    datetimes (NaT as null), and text (str, with None as null)."""
+    """A 1-D numpy array as Arrow, as pandas writes it: numbers (NaN as null), booleans,
+    datetimes (NaT as null), and text (None or NaN as null)."""
     values = np.ascontiguousarray(values)
     kind = values.dtype.kind
     if values.ndim != 1:
-        return pa.array(values.tolist())
+        return pa.array(values.tolist(), from_pandas=True)
     if kind in "iu":
         return _fixed(pa.from_numpy_dtype(values.dtype), values, None)
     if kind == "f":
@@ -38,14 +38,18 @@ def array(values: np.ndarray) -> pa.Array:
     if kind == "U":
         return text(values.tolist())
     if kind == "O":
-        items = values.tolist()
+        items = [None if _missing(v) else v for v in values.tolist()]
         if all(v is None or type(v) is str for v in items):
             return text(items)
         if all(v is None or type(v) is bool for v in items):
             missing = np.fromiter((v is None for v in items), dtype=bool, count=len(items))
             flags = np.fromiter((v is True for v in items), dtype=bool, count=len(items))
             return _booleans(flags, missing)
-    return pa.array(values.tolist())
+    return pa.array(values, from_pandas=True)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (type(value) is float and value != value)
 
 
 def text(items: list[Any]) -> pa.Array:
