@@ -22,7 +22,7 @@ from tests.integration.serving_fixtures import LR_COLUMNS, alias, deploy, lr_dat
 from monoloop.audit.service import EventFilter, log
 from monoloop.errors import CorruptObject, InvalidInput
 from monoloop.registry.card import current_card
-from monoloop.registry.companion import TOLERANCE, TREES
+from monoloop.registry.companion import TOLERANCE, TREES, make_companion
 from monoloop.registry.loading import load_version
 from monoloop.registry.model import VersionDraft
 from monoloop.registry.record import insert_version
@@ -71,6 +71,12 @@ def test_registration_verifies_a_companion_or_notes_why_not(ws: Workspace) -> No
     assert trees.companion == {"verified": False, "reason": TREES}
     assert "ONNX companion | none: tree models are not converted" in current_card(ws, "forest:1")
     assert load_version(ws, custom, runtime="auto").runtime == "native"
+    # Rows with a missing value are the model's to answer in serving: not checked here.
+    holes = _frame(x[:6]).assign(f3=[np.nan] * 5 + [0.5])
+    gaps = make_companion(LogisticRegression().fit(x, y), holes, checked_on="holdout")
+    assert gaps.data is not None and gaps.note["rows"] == 1
+    gaps = make_companion(LogisticRegression().fit(x, y), holes[:5], checked_on="holdout")
+    assert gaps.data is None and "missing value" in gaps.note["reason"]
 
     # Where the DB is (a server, for a remote SDK), a companion must be an ONNX graph.
     card_as_graph = VersionDraft(

@@ -8,7 +8,8 @@ default.
 Registering a scikit-learn model in skops (the default) also converts it with skl2onnx,
 with double-precision tensors for float64 columns (what scikit-learn computes in), and runs
 model and graph on the version's holdout rows (on its sample input when it has no holdout
-set). The graph becomes the version's companion only if, on every row:
+set; rows with a missing value left out, see below). The graph becomes the version's
+companion only if, on every row:
 
 - the labels are identical, in value and in type, as a JSON response shows them (a graph
   gives booleans and floats as integers: they are turned back with the model's classes,
@@ -69,6 +70,12 @@ def make_companion(model: Any, rows: pd.DataFrame, *, checked_on: str) -> Compan
         # Measured with skl2onnx 1.20 / onnxruntime 1.32: a double-input tree graph either
         # fails to load or is about 1e-8 off; converting a large forest takes seconds.
         return Companion(None, {"verified": False, "reason": TREES})
+    # Rows with a missing value are never the graph's to answer (serving hands them to the
+    # model), so they are not its to pass either.
+    rows = rows.dropna()
+    if rows.empty:
+        reason = "every row to check has a missing value: register with complete rows"
+        return Companion(None, {"verified": False, "reason": reason})
     reason = ""
     for graph_input in _inputs(model, rows):
         try:
