@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import numpy as np
@@ -147,20 +148,32 @@ def test_missing_values_go_to_the_model_itself(ws: Workspace) -> None:
     register_model(ws, "plain", plain, sample_input=_frame(x[:50]))
     alias(ws, "churn@champion", 1)
     alias(ws, "plain@champion", 1)
-    ws = deploy(ws, {"churn": {"model": "churn@champion"}, "plain": {"model": "plain@champion"}})
+    ws = deploy(
+        ws,
+        {
+            "churn": {"model": "churn@champion"},
+            "churn-b": {"model": "churn@champion"},  # the same loaded version, shared
+            "plain": {"model": "plain@champion"},
+        },
+    )
     row = {"tenure": 20.5, "calls": 3, "region": "south"}
     with serving(ws) as srv:
         shown = srv.client.get("/v1/deployments/churn").json()["roles"][0]
         assert (shown["runtime"], shown["native"]) == ("onnx", "not loaded")
-        # A request with a null: the model itself answers it (loaded for it), as
-        # scikit-learn does; the graph keeps answering the others.
+        # Requests with a null: the model itself answers them (loaded for them, while they
+        # wait), as scikit-learn does; each in its own deployment's books.
         rows = [row, {**row, "region": None}]
-        answered = srv.predict("churn", rows).json()
+        with ThreadPoolExecutor(2) as pool:
+            both = list(pool.map(lambda name: srv.predict(name, rows).json(), ["churn", "churn-b"]))
         frame = pd.DataFrame(rows)
-        assert answered["predictions"] == t.model.predict(frame).tolist()
-        np.testing.assert_allclose(
-            answered["probabilities"], t.model.predict_proba(frame), rtol=0, atol=1e-12
-        )
+        for name, answered in zip(["churn", "churn-b"], both, strict=True):
+            assert answered["deployment"] == name
+            assert answered["predictions"] == t.model.predict(frame).tolist()
+            np.testing.assert_allclose(
+                answered["probabilities"], t.model.predict_proba(frame), rtol=0, atol=1e-12
+            )
+            labels = {"deployment": name, "role": "primary", "model": "churn", "version": "1"}
+            assert srv.metric("monoloop_serving_predictions_total", **labels) == 2
         assert answered["version"] == 1
         shown = srv.client.get("/v1/deployments/churn").json()["roles"][0]
         assert (shown["runtime"], shown["native"]) == ("onnx", "loaded")

@@ -83,6 +83,7 @@ class Batcher:
         self.on_error = on_error
         self._queue: list[Job] = []
         self._scheduled = False
+        self._waiting: dict[int, list[Job]] = {}  # for a NativeModel, by its id
 
     def submit(self, job: Job) -> None:
         self._queue.append(job)
@@ -171,7 +172,11 @@ class Batcher:
         if native.loaded is not None:
             self._answer_with(native.loaded, jobs)
             return
-        native.waiting.extend(jobs)
+        waiting = self._waiting.get(id(native))
+        if waiting is None:  # this batcher's jobs wait for it, answered here once it is in
+            waiting = self._waiting[id(native)] = []
+            native.listeners.append(self._drain_native)
+        waiting.extend(jobs)
         if not native.loading:
             native.loading = True
             loop = asyncio.get_running_loop()
@@ -187,11 +192,13 @@ class Batcher:
             native.error = exc.message
         except Exception as exc:  # a model library failing on its own bytes
             native.error = f"{type(exc).__name__}: {exc}"
-        loop.call_soon_threadsafe(self._drain_native, native)
+        native.loading = False  # after a failure, the next such request tries again
+        listeners, native.listeners = native.listeners, []
+        for drain in listeners:
+            loop.call_soon_threadsafe(drain, native)
 
     def _drain_native(self, native: NativeModel) -> None:
-        native.loading = False
-        jobs, native.waiting = native.waiting, []
+        jobs = self._waiting.pop(id(native), [])
         if native.loaded is not None:
             self._answer_with(native.loaded, jobs)
             return

@@ -49,7 +49,8 @@ class NativeModel:
     loaded: Loaded | None = None
     error: str | None = None
     loading: bool = False
-    waiting: list[Any] = field(default_factory=list)  # batching.Job
+    # What to call (on the event loop) once a load ends: each batcher whose jobs wait.
+    listeners: list[Callable[[NativeModel], None]] = field(default_factory=list)
 
     @property
     def state(self) -> str:
