@@ -271,13 +271,37 @@ def start(command: list[str], ready_url: str, env: dict[str, str], cwd: Path) ->
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
+    """Stop the server's whole process group, and wait until every process of it is gone
+    (MLflow's uvicorn is a child that outlives its parent for a moment)."""
+    try:
         os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        proc.poll()
         try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def launch(
+    command: list[str], ready_path: str, env: dict[str, str], cwd: Path, launches: int
+) -> tuple[subprocess.Popen[bytes], str, list[float]]:
+    """Start the server `launches` times (each on a fresh port: `command` takes the port as
+    its last argument), timing each; the last one keeps running: (process, url, times)."""
+    startups = []
+    for attempt in range(launches):
+        url = f"http://127.0.0.1:{free_port()}"
+        proc, startup = start([*command, url.rsplit(":", 1)[1]], url + ready_path, env, cwd)
+        startups.append(startup)
+        if attempt < launches - 1:
+            stop(proc)
+    return proc, url, startups
 
 
 def wrk(url: str, body: Path, script: Path, connections: int, seconds: float) -> dict[str, Any]:
@@ -360,19 +384,11 @@ def monoloop_workspace(base: Path, model: Any, x: Any) -> tuple[Path, dict[str, 
 def bench_monoloop(
     base: Path, root: Path, deployment: str, seconds: float, warmup: float, launches: int
 ) -> dict[str, Any]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     code = "from monoloop.cli.main import main; main()"
     command = [sys.executable, "-c", code, "-C", str(root), "-q", "serve", deployment]
-    command += ["--port", str(port)]
-    startups, ready_rss = [], []
-    for launch in range(launches):
-        proc, startup = start(command, f"{url}/readyz", monoloop_env(), root)
-        startups.append(startup)
-        ready_rss.append(rss_mib(proc.pid))
-        if launch < launches - 1:
-            stop(proc)
+    proc, url, startups = launch([*command, "--port"], "/readyz", monoloop_env(), root, launches)
     try:
+        ready_rss = rss_mib(proc.pid)
         with urllib.request.urlopen(f"{url}/v1/deployments/{deployment}") as answer:
             role = json.loads(answer.read())["roles"][0]
         files = bodies(base, _x(base), mlflow=False)
@@ -389,7 +405,7 @@ def bench_monoloop(
         "startup_s": round(statistics.median(startups), 3),
         "startup_best_s": min(startups),
         "startup_runs_s": startups,
-        "rss_ready_mib": min(ready_rss),
+        "rss_ready_mib": ready_rss,
         "rss_mib": rss,
         "runs": runs,
         "mean_batch_rows": _mean_batch(metrics),
@@ -481,17 +497,10 @@ def bench_mlflow(
     )
     version = json.loads(saved.stdout.strip().splitlines()[-1])["mlflow"]
     diff = float(np.max(np.abs(np.load(base / "mlflow-proba.npy") - ours_proba)))
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     mlflow = str(python.parent / "mlflow")
     command = [mlflow, "models", "serve", "-m", str(model_dir), "--env-manager", "local"]
-    command += ["-h", "127.0.0.1", "-p", str(port)]
-    startups = []
-    for launch in range(launches):
-        proc, startup = start(command, f"{url}/ping", env, work)
-        startups.append(startup)
-        if launch < launches - 1:
-            stop(proc)
+    command += ["-h", "127.0.0.1", "-p"]
+    proc, url, startups = launch(command, "/ping", env, work, launches)
     try:
         files = bodies(base, _x(base), mlflow=True)
         runs = load(proc, f"{url}/invocations", files, base / "post.lua", seconds, warmup, "mlflow")
