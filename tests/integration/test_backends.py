@@ -215,6 +215,9 @@ def test_registry_through_the_sdk(target: Target, trained: Trained) -> None:
     assert (mv.ref, mv.run_id, mv.actor, mv.format) == ("churn:1", run.id, target.actor, "skops")
     assert mv.metrics["train_loss"] == 0.3 and 0.5 < mv.metrics["auc"] <= 1
     assert mv.signature is not None and mv.importance and mv.profile_id and mv.holdout_id
+    # The ONNX companion is made and checked here, uploaded, and recorded where the DB is.
+    assert mv.companion is not None and mv.companion["checked_on"] == "holdout"
+    assert mv.companion_id is not None and target.ws.objects.exists(mv.companion_id)
     predictor = monoloop.load_model("churn:1")
     np.testing.assert_array_equal(predictor.predict(x_test), trained.model.predict(x_test))
     np.testing.assert_allclose(predictor.predict_proba(x_test), trained.model.predict_proba(x_test))
@@ -228,6 +231,7 @@ def test_registry_through_the_sdk(target: Target, trained: Trained) -> None:
         metrics={"auc": 0.5},  # as if its AUC had dropped
     )
     assert (second.version, second.format, second.run_id) == (2, "onnx", None)
+    assert (second.companion_id, second.companion) == (None, None)  # ONNX already
 
     b = target.backend
     assert b.set_alias("churn", "champion", 1).version == 1

@@ -327,11 +327,13 @@ def test_gc_keeps_model_versions_and_the_prediction_log(ws: Workspace) -> None:
 
     from monoloop.data import service
     from monoloop.predictions import log
+    from monoloop.registry.export import export_version
     from monoloop.registry.service import register_model
 
     frame = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0], "y": [0, 0, 1, 1]})
     model = LogisticRegression().fit(frame[["x"]], frame.y)
     mv = register_model(ws, "m", model, sample_input=frame[["x"]], holdout=frame, target="y")
+    exported = export_version(ws, mv.ref).object_id
     logged = log.append(
         ws,
         "api",
@@ -343,5 +345,6 @@ def test_gc_keeps_model_versions_and_the_prediction_log(ws: Workspace) -> None:
     stray = ws.objects.put_bytes(b"nobody")
     done = service.gc(ws, grace_seconds=0)
     assert done.removed == [stray]
-    for oid in [mv.object_id, mv.card_id, mv.profile_id, mv.holdout_id, *logged]:
+    kept = [mv.object_id, mv.card_id, mv.profile_id, mv.holdout_id, mv.companion_id, exported]
+    for oid in [*kept, *logged]:
         assert oid is not None and ws.objects.exists(oid)

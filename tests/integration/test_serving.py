@@ -27,6 +27,7 @@ from tests.integration.serving_fixtures import (
 from monoloop.predictions import log as predlog
 from monoloop.registry.loading import load_model
 from monoloop.registry.service import register_model
+from monoloop.registry.versions import get_version
 from monoloop.serving.router import CANARY, PRIMARY, choose
 from monoloop.workspace import Workspace
 
@@ -45,7 +46,14 @@ def test_predictions_equal_in_process_for_records_and_columns(ws: Workspace) -> 
     register_lr(ws)
     alias(ws, "churn@champion", 1)
     alias(ws, "lr@champion", 1)
-    ws = deploy(ws, {"churn-api": {"model": "churn@champion"}, "lr-api": {"model": "lr@champion"}})
+    ws = deploy(
+        ws,
+        {
+            "churn-api": {"model": "churn@champion"},
+            "churn-native": {"model": "churn@champion", "runtime": "native"},
+            "lr-api": {"model": "lr@champion"},
+        },
+    )
     rows = churn_rows(25)
     x, _ = lr_data(rows=10, seed=9)
     lr_records = [dict(zip(LR_COLUMNS, map(float, r), strict=True)) for r in x]
@@ -75,7 +83,21 @@ def test_predictions_equal_in_process_for_records_and_columns(ws: Workspace) -> 
         np.testing.assert_allclose(lr_answer["probabilities"], lr.predict_proba(lr_frame))
         shown = srv.client.get("/v1/deployments/lr-api").json()
         assert shown["roles"][0]["input"] == "matrix" and shown["ready"] is True
-        assert srv.client.get("/v1/deployments/churn-api").json()["roles"][0]["input"] == "frame"
+        # By default the verified ONNX companion answers, one array per column; the model
+        # itself (runtime: native) from a DataFrame, a ColumnTransformer selecting by name.
+        native = srv.predict("churn-native", rows).json()
+        assert native["predictions"] == answer["predictions"]
+        np.testing.assert_allclose(native["probabilities"], answer["probabilities"], atol=1e-9)
+        roles = {
+            name: srv.client.get(f"/v1/deployments/{name}").json()["roles"][0]
+            for name in ("churn-api", "churn-native")
+        }
+        assert (roles["churn-api"]["runtime"], roles["churn-api"]["input"]) == ("onnx", "columns")
+        assert roles["churn-api"]["object_id"] == get_version(ws, "churn:1").companion_id
+        assert (roles["churn-native"]["runtime"], roles["churn-native"]["input"]) == (
+            "native",
+            "frame",
+        )
 
 
 @sqlite_only

@@ -1,11 +1,12 @@
-"""Serving with `runtime: onnx`: the version's ONNX export answers, equal to scikit-learn
-within 1e-5; without an export the deployment cannot start."""
+"""Serving with `runtime: onnx`: the version's ONNX graph (its companion, else its export)
+answers, equal to scikit-learn within 1e-5; without either the deployment cannot start."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.ensemble import RandomForestClassifier
 from tests.integration.serving_fixtures import (
     LR_COLUMNS,
     alias,
@@ -20,6 +21,7 @@ from tests.integration.serving_fixtures import (
 from monoloop.errors import NotFound
 from monoloop.registry.export import export_version
 from monoloop.registry.loading import load_model, load_version
+from monoloop.registry.service import register_model
 from monoloop.registry.versions import get_version
 from monoloop.serving.service import select_deployments
 from monoloop.workspace import Workspace
@@ -29,16 +31,21 @@ from monoloop.workspace import Workspace
 pytestmark = pytest.mark.filterwarnings("ignore:X has feature names")
 
 
-def test_runtime_onnx_needs_an_export(ws: Workspace) -> None:
-    register_lr(ws)
-    alias(ws, "lr@champion", 1)
-    ws = deploy(ws, {"lr-api": {"model": "lr@champion", "runtime": "onnx"}})
+def test_runtime_onnx_needs_a_companion_or_an_export(ws: Workspace) -> None:
+    x, y = lr_data(rows=200)
+    forest = RandomForestClassifier(4, max_depth=3, random_state=0).fit(x, y)
+    register_model(ws, "forest", forest, sample_input=pd.DataFrame(x[:20], columns=LR_COLUMNS))
+    alias(ws, "forest@champion", 1)
+    ws = deploy(ws, {"forest-api": {"model": "forest@champion", "runtime": "onnx"}})
     with pytest.raises(NotFound) as caught:
-        select_deployments(ws, ["lr-api"])
-    assert "no ONNX export" in caught.value.message
-    assert "monoloop models export lr:1 --format onnx" in (caught.value.hint or "")
+        select_deployments(ws, ["forest-api"])  # tree models get no companion
+    assert "no ONNX companion or export" in caught.value.message
+    assert "monoloop models export forest:1 --format onnx" in (caught.value.hint or "")
     with pytest.raises(NotFound):
-        load_version(ws, get_version(ws, "lr:1"), runtime="onnx")
+        load_version(ws, get_version(ws, "forest:1"), runtime="onnx")
+    export_version(ws, "forest:1")  # float32 trees: within the export's 1e-5
+    select_deployments(ws, ["forest-api"])
+    assert load_version(ws, get_version(ws, "forest:1"), runtime="onnx").runtime == "onnx"
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

@@ -163,6 +163,12 @@ class VersionCreate(_Body):
     card_fields: dict[str, str] = Field(default_factory=dict)
     profile_id: str | None = None
     holdout_id: str | None = None
+    companion_id: str | None = Field(
+        default=None, description="the ONNX companion, uploaded (registry/companion.py)"
+    )
+    companion: dict[str, Any] | None = Field(
+        default=None, description="the note of the companion check, or why there is none"
+    )
     description: str | None = None
 
     def to_draft(self) -> VersionDraft:

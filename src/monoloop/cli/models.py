@@ -304,7 +304,7 @@ def export(
     json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """Export a version (checked against the model) for other runtimes; `runtime: onnx`
-    deployments then serve the export."""
+    deployments serve it when the version has no ONNX companion."""
     from monoloop.fsutil import atomic_write_bytes
     from monoloop.registry.export import export_version
 

@@ -81,6 +81,7 @@ def serve(
             access_log=False,
             timeout_graceful_shutdown=GRACE_S,
             lifespan="on",
+            ws="none",  # no WebSocket routes: not importing a WebSocket library saves start-up
         )
         names = ", ".join(v.name for v in views)
         c.output.info(f"serving {names} at {url}/v1/deployments/NAME/predict (loading models)")

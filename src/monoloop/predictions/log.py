@@ -25,14 +25,18 @@ import io
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd  # type: ignore[import-untyped]
 from sqlalchemy import insert, select
 
 from monoloop.errors import InvalidInput
 from monoloop.predictions.tables import prediction_files
 from monoloop.workspace import Workspace
+
+if TYPE_CHECKING:  # a serving process writes Arrow tables and never imports pandas
+    import pandas as pd  # type: ignore[import-untyped]
+    import pyarrow as pa
 
 REQUIRED = ("request_id", "time", "deployment", "model", "version", "role", "latency_ms")
 ROLES = ("primary", "canary", "shadow")
@@ -46,29 +50,40 @@ def hour_of(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H")
 
 
-def append(ws: Workspace, deployment: str, frame: pd.DataFrame) -> list[str]:
-    """Log a batch of predictions of one deployment; returns the ids of the objects written."""
-    missing = [c for c in REQUIRED if c not in frame.columns]
+def append(ws: Workspace, deployment: str, rows: pd.DataFrame | pa.Table) -> list[str]:
+    """Log a batch of predictions of one deployment (a DataFrame, or an Arrow table with
+    the same columns); returns the ids of the objects written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from monoloop.predictions import arrow
+
+    table = rows if isinstance(rows, pa.Table) else pa.Table.from_pandas(rows, preserve_index=False)
+    missing = [c for c in REQUIRED if c not in table.column_names]
     if missing:
         raise InvalidInput(
             f"prediction log rows lack {', '.join(missing)}",
             hint="each row needs " + ", ".join(REQUIRED),
         )
-    if frame.empty:
+    if table.num_rows == 0:
         return []
-    bad = set(frame["role"].unique()) - set(ROLES)
+    bad = {str(r) for r in table.column("role").unique().to_pylist()} - set(ROLES)
     if bad:
         raise InvalidInput(f"unknown prediction roles {sorted(bad)}", hint=f"use {ROLES}")
     # Whole hours since the epoch, vectorised (a serving process logs thousands of rows a
     # second): POSIX time has no leap seconds, so every UTC hour is 3600 s.
-    slots = (frame["time"].to_numpy(dtype=np.float64) // 3600).astype(np.int64)
+    times = arrow.floats(table.column("time"))
+    slots = (times // 3600).astype(np.int64)
     written: list[tuple[str, str, int, float, float]] = []
-    for slot, part in frame.groupby(slots, sort=True):
+    for slot in np.unique(slots):
+        where = np.flatnonzero(slots == slot)
+        part = table if len(where) == table.num_rows else table.take(arrow.array(where))
         buf = io.BytesIO()
-        part.to_parquet(buf, index=False)
+        pq.write_table(part, buf)
         oid = ws.objects.put_bytes(buf.getvalue())
         hour = hour_of(float(slot) * 3600)
-        written.append((hour, oid, len(part), float(part["time"].min()), float(part["time"].max())))
+        first, last = float(times[where].min()), float(times[where].max())
+        written.append((hour, oid, len(where), first, last))
     now = time.time()
     with ws.db.write() as conn:
         known = set(
@@ -111,6 +126,8 @@ def read(
 ) -> pd.DataFrame:
     """A window of logged predictions, oldest first: the last `last_n` rows and/or those
     made in [since, until). Only the objects that can hold such rows are read."""
+    import pandas as pd
+
     if last_n is not None and last_n < 1:
         raise InvalidInput(f"last_n must be at least 1, got {last_n}")
     query = select(prediction_files.c.object_id, prediction_files.c.rows).where(
@@ -143,6 +160,8 @@ def read(
 def _filter(
     part: pd.DataFrame, since: float | None, until: float | None, roles: Sequence[str] | None
 ) -> pd.DataFrame:
+    import pandas as pd
+
     keep = pd.Series(True, index=part.index)
     if since is not None:
         keep &= part["time"] >= since

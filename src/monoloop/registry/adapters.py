@@ -20,13 +20,19 @@ def has_proba(model: Any) -> bool:
 
 
 class OnnxModel:
-    """An ONNX graph behind the scikit-learn predict / predict_proba interface."""
+    """An ONNX graph behind the scikit-learn predict / predict_proba interface.
 
-    def __init__(self, data: bytes) -> None:
+    `classes`: the model's class labels, when they are booleans or floats, which ONNX
+    graphs give as integers (skl2onnx writes True as 1, 2.0 as 2): the labels are turned
+    back into them, so that the answers have the model's own types."""
+
+    def __init__(
+        self, data: bytes, *, quiet: bool = False, classes: list[Any] | None = None
+    ) -> None:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
-        options.log_severity_level = 3
+        options.log_severity_level = 4 if quiet else 3  # quiet: failed runs log nothing
         self.session = ort.InferenceSession(
             data, sess_options=options, providers=["CPUExecutionProvider"]
         )
@@ -36,24 +42,27 @@ class OnnxModel:
         self._proba = outputs[1] if len(outputs) > 1 else None
         self.task = "classification" if self._proba is not None else "regression"
         self.has_proba = self._proba is not None
+        self._classes = _LabelMap.of(classes)
 
     def _feeds(self, frame: Any) -> dict[str, np.ndarray]:
         if len(self.inputs) == 1 and self.inputs[0].name not in getattr(frame, "columns", ()):
-            kind = self.inputs[0].type
-            values = np.asarray(frame, dtype=np.float32 if kind == "tensor(float)" else None)
+            dtype = _ONNX_DTYPES.get(self.inputs[0].type)
+            values = np.asarray(frame, dtype=dtype if dtype in (np.float32, np.float64) else None)
             return {self.inputs[0].name: values}
         return {i.name: _column(frame[i.name], i.type) for i in self.inputs}
 
     def predict(self, frame: Any) -> np.ndarray:
         (labels,) = self.session.run([self._label], self._feeds(frame))
         out: np.ndarray = np.asarray(labels).ravel()
-        return out
+        return out if self._classes is None else self._classes(out)
 
     def outputs(self, frame: Any) -> tuple[np.ndarray, np.ndarray | None]:
         """Labels and, where the graph gives them, probabilities: one run of the graph."""
         names = [self._label] if self._proba is None else [self._label, self._proba]
         found = self.session.run(names, self._feeds(frame))
         labels: np.ndarray = np.asarray(found[0]).ravel()
+        if self._classes is not None:
+            labels = self._classes(labels)
         return labels, (np.asarray(found[1]) if self._proba is not None else None)
 
     def predict_proba(self, frame: Any) -> np.ndarray:
@@ -61,6 +70,33 @@ class OnnxModel:
             raise InvalidInput("this ONNX model gives no probabilities")
         (proba,) = self.session.run([self._proba], self._feeds(frame))
         out: np.ndarray = np.asarray(proba)
+        return out
+
+
+class _LabelMap:
+    """Integer labels of a graph back to the boolean or float classes they stand for."""
+
+    def __init__(self, classes: np.ndarray, keys: np.ndarray) -> None:
+        self.order = np.argsort(keys, kind="stable")
+        self.keys = keys[self.order]
+        self.classes = classes[self.order]
+
+    @classmethod
+    def of(cls, classes: list[Any] | None) -> _LabelMap | None:
+        if not classes or not all(isinstance(c, bool | float) for c in classes):
+            return None  # text and integers come out of a graph as they went in
+        if not all(float(c).is_integer() for c in classes):
+            return None
+        keys = np.array([int(c) for c in classes], dtype=np.int64)
+        if len(set(keys.tolist())) != len(keys):
+            return None
+        return cls(np.asarray(classes), keys)
+
+    def __call__(self, labels: np.ndarray) -> np.ndarray:
+        at = np.searchsorted(self.keys, labels).clip(0, len(self.keys) - 1)
+        if not np.array_equal(self.keys[at], labels):
+            raise InvalidInput("the ONNX graph answered a label that is none of the classes")
+        out: np.ndarray = self.classes[at]
         return out
 
 

@@ -43,6 +43,11 @@ def render_card(
         ("Object", f"`{mv.object_id}`"),
         ("Aliases", ", ".join(mv.aliases) or "-"),
     ]
+    if mv.format == "skops":
+        from monoloop.registry.companion import describe
+
+        found = f" (object `{mv.companion_id}`)" if mv.companion_id else ""
+        facts.append(("ONNX companion", describe(mv.companion) + found))
     lines += ["| | |", "|---|---|", *[f"| {k} | {_cell(v)} |" for k, v in facts], ""]
     fields = dict(mv.card_fields)
     for key in [*KNOWN_FIELDS, *sorted(k for k in fields if k not in KNOWN_FIELDS)]:

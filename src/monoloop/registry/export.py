@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd  # type: ignore[import-untyped]
 
 from monoloop.errors import InvalidInput
 from monoloop.registry import formats
@@ -25,6 +24,9 @@ from monoloop.registry.adapters import OnnxModel
 from monoloop.registry.model import ModelRef, ModelVersion
 from monoloop.registry.signature import Signature
 from monoloop.workspace import Workspace
+
+if TYPE_CHECKING:  # imported where used: a serving process looks exports up, nothing more
+    import pandas as pd  # type: ignore[import-untyped]
 
 EXPORT_KIND = "model.export"
 EXPORT_FORMATS = ("onnx",)
@@ -102,6 +104,8 @@ def find_export(
 
 def sample_frame(signature: Signature) -> pd.DataFrame:
     """One row with each signature column in its type: what the converter reads types from."""
+    import pandas as pd
+
     columns: dict[str, Any] = {}
     for column in signature.inputs:
         if column.type == "datetime":
@@ -114,6 +118,8 @@ def sample_frame(signature: Signature) -> pd.DataFrame:
 
 
 def _check_rows(ws: Workspace, mv: ModelVersion) -> pd.DataFrame:
+    import pandas as pd
+
     assert mv.signature is not None
     if mv.holdout_id is not None:
         holdout = pd.read_parquet(io.BytesIO(ws.objects.get(mv.holdout_id)))

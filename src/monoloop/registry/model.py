@@ -86,6 +86,10 @@ class ModelVersion:
     profile_id: str | None
     holdout_id: str | None
     card_id: str
+    # The version's ONNX graph, verified against it at registration (registry/companion.py):
+    # what `runtime: auto` serves. `companion` notes the check, or why there is none.
+    companion_id: str | None = None
+    companion: dict[str, Any] | None = None
     aliases: list[str] = field(default_factory=list)
 
     @property
@@ -120,6 +124,8 @@ class ModelVersion:
             "profile_id": self.profile_id,
             "holdout_id": self.holdout_id,
             "card_id": self.card_id,
+            "companion_id": self.companion_id,
+            "companion": self.companion,
             "aliases": list(self.aliases),
         }
 
@@ -149,6 +155,8 @@ class ModelVersion:
             profile_id=d["profile_id"],
             holdout_id=d["holdout_id"],
             card_id=d["card_id"],
+            companion_id=d.get("companion_id"),
+            companion=d.get("companion"),
             aliases=list(d["aliases"]),
         )
 
@@ -174,6 +182,8 @@ class VersionDraft:
     card_fields: dict[str, str] = field(default_factory=dict)
     profile_id: str | None = None
     holdout_id: str | None = None
+    companion_id: str | None = None
+    companion: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ def insert_version(
     profile = json.loads(ws.objects.get(draft.profile_id)) if draft.profile_id else None
     if draft.holdout_id is not None:
         ws.objects.verify(draft.holdout_id)
+    _check_companion(ws, draft)
     run_id = None
     if draft.run_id is not None:
         from monoloop.tracking.service import get_run
@@ -75,6 +76,8 @@ def insert_version(
         "card_fields": json.dumps(draft.card_fields, sort_keys=True),
         "profile_id": draft.profile_id,
         "holdout_id": draft.holdout_id,
+        "companion_id": draft.companion_id,
+        "companion": json.dumps(draft.companion, sort_keys=True) if draft.companion else None,
     }
     mv = _insert(ws, name, row, description, profile)
     from monoloop.registry import tags
@@ -100,6 +103,36 @@ def check_bytes(data: bytes, fmt: str, *, trusted: bool) -> None:
                 + ", ".join(unsafe),
                 hint="review them, then register with trusted=True (--trusted)",
             )
+
+
+def _check_companion(ws: Workspace, draft: VersionDraft) -> None:
+    """A companion is an ONNX graph in the store, of a skops version, noted as verified."""
+    note = draft.companion
+    verified = isinstance(note, dict) and note.get("verified") is True
+    if draft.companion_id is None:
+        if verified:
+            raise InvalidInput(
+                "the draft notes a verified ONNX companion but names no object",
+                hint="upload the graph and send its id as companion_id",
+            )
+        return
+    if draft.format != "skops" or not verified:
+        raise InvalidInput(
+            "only a skops version has an ONNX companion, and only a verified one",
+            hint="leave companion_id out; registration makes and checks the companion",
+        )
+    data = ws.objects.get(draft.companion_id)
+    try:
+        kind: str | None = formats.detect(data)
+    except InvalidInput:
+        kind = None
+    if kind != "onnx":
+        found = f"a {kind} file" if kind else "no model file"
+        raise InvalidInput(
+            f"the companion {draft.companion_id} is not an ONNX graph but {found}",
+            hint="the companion is the version's ONNX graph (registry/companion.py)",
+        )
+    formats.check_onnx_external_data(data)
 
 
 def require_promoter(ws: Workspace, what: str) -> None:
@@ -164,6 +197,9 @@ def _register_payload(row: dict[str, Any]) -> dict[str, Any]:
     keys = ("version", "format", "object_id", "size", "run_id", "git_commit", "trusted_by")
     payload = {k: row[k] for k in keys}
     payload["inputs"] = json.loads(row["inputs"])
+    if row["companion"] is not None:  # the ledger says what `runtime: auto` will serve
+        payload["companion_id"] = row["companion_id"]
+        payload["companion"] = json.loads(row["companion"])
     payload["metrics"] = {
         k: (v if v == v and abs(v) != float("inf") else repr(v))
         for k, v in json.loads(row["metrics"]).items()

@@ -71,6 +71,11 @@ def print_version(console: Console, mv: ModelVersion) -> None:
         ("profile", mv.profile_id or "-"),
         ("card", mv.card_id),
     ]
+    if mv.format == "skops":
+        from monoloop.registry.companion import describe
+
+        found = f" {mv.companion_id}" if mv.companion_id else ""
+        facts.append(("onnx", describe(mv.companion) + found))
     for key, value in facts:
         console.print(Text(f"  {key:<9}{value}"))
     if mv.metrics:

@@ -60,6 +60,12 @@ class Candidate:
     flavor: str | None
     model: Any
 
+    @property
+    def wants_companion(self) -> bool:
+        """A scikit-learn model in skops gets an ONNX companion when it verifies
+        (registry/companion.py)."""
+        return self.format == "skops"
+
 
 class Registrar(Protocol):
     """Where a registration's bytes and record go: this workspace, or a monoloop server."""
@@ -260,11 +266,15 @@ def prepare(
     found_metrics: dict[str, float] = {}
     importance = None
     holdout_id = None
+    check_rows = None
     if holdout is not None:
         features, y = _split_holdout(holdout, target, signature)
         found_metrics.update(evaluation.evaluate(model, task, features, y))
         importance = evaluation.permutation_importance(model, task, features, y)
         holdout_id = to.put_bytes(_parquet(holdout))
+        check_rows = (features, "holdout")
+    elif signature is not None and sample_input is not None:
+        check_rows = (signature.check(sample_input), "sample input")
     if run is not None:
         found_metrics.update(run.metrics)
     found_metrics.update({k: float(v) for k, v in (metrics or {}).items()})
@@ -274,6 +284,10 @@ def prepare(
     if base is not None:
         profile_doc = _profile(base, model, signature)
         profile_id = to.put_bytes(json.dumps(profile_doc, sort_keys=True).encode())
+
+    companion_id, companion = None, None
+    if candidate.wants_companion:
+        companion_id, companion = _companion(to, model, check_rows)
 
     return VersionDraft(
         format=candidate.format,
@@ -291,7 +305,22 @@ def prepare(
         card_fields=card_fields,
         profile_id=profile_id,
         holdout_id=holdout_id,
+        companion_id=companion_id,
+        companion=companion,
     )
+
+
+def _companion(
+    to: Registrar, model: Any, rows: tuple[pd.DataFrame, str] | None
+) -> tuple[str | None, dict[str, Any]]:
+    """The version's ONNX companion, stored if it verified, and the note of the check."""
+    from monoloop.registry.companion import make_companion
+
+    if rows is None:
+        reason = "no rows to check a graph against: register with sample_input or a holdout set"
+        return None, {"verified": False, "reason": reason}
+    made = make_companion(model, rows[0], checked_on=rows[1])
+    return (to.put_bytes(made.data) if made.data is not None else None), made.note
 
 
 def _check_card(card: dict[str, str] | None) -> dict[str, str]:

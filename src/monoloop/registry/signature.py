@@ -7,12 +7,14 @@ missing or mistyped column is a clear error instead of a wrong prediction.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd  # type: ignore[import-untyped]
 
 from monoloop.errors import InvalidInput
+
+if TYPE_CHECKING:  # imported where used: serving a model fitted on arrays never needs it
+    import pandas as pd  # type: ignore[import-untyped]
 
 TYPES = ("integer", "number", "boolean", "string", "datetime")
 
@@ -58,6 +60,8 @@ class Signature:
     def check(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The input's signature columns, in order, with their declared types; or an error
         naming the first missing or mistyped column and the expected type."""
+        import pandas as pd
+
         if not isinstance(frame, pd.DataFrame):
             raise SignatureMismatch(
                 f"model input must be a pandas DataFrame, got {type(frame).__name__}",
@@ -74,6 +78,8 @@ class Signature:
 
 
 def dtype_type(dtype: Any) -> str:
+    import pandas as pd
+
     if pd.api.types.is_bool_dtype(dtype):
         return "boolean"
     if pd.api.types.is_integer_dtype(dtype):
@@ -86,6 +92,8 @@ def dtype_type(dtype: Any) -> str:
 
 
 def infer_signature(sample: pd.DataFrame, predictions: Any, classes: Any = None) -> Signature:
+    import pandas as pd
+
     if not isinstance(sample, pd.DataFrame) or sample.empty:
         raise InvalidInput(
             "sample_input must be a non-empty pandas DataFrame",
@@ -113,6 +121,8 @@ def _coerce(series: pd.Series, column: Column) -> pd.Series:
         if finite.size == values.size and np.all(np.mod(finite, 1) == 0):
             return series.astype("int64")
     if column.type == "datetime" and kind == "string":
+        import pandas as pd
+
         try:
             return pd.to_datetime(series)
         except (ValueError, TypeError):
@@ -145,6 +155,8 @@ def _from_objects(series: pd.Series, kind: str) -> pd.Series | None:
         return None
     if kind == "boolean":
         return series.astype("boolean")
+    import pandas as pd
+
     return pd.to_numeric(series).astype("float64" if kind == "number" else "Int64")
 
 

@@ -1,7 +1,8 @@
 """Registry tables: models, their versions, the aliases on them, alias history, gate checks.
 
-A version's bulky parts (the model bytes, its reference profile, its card, its holdout set)
-are objects in the store; the rows hold their ids and the small facts queries need.
+A version's bulky parts (the model bytes, its reference profile, its card, its holdout set,
+its ONNX companion) are objects in the store; the rows hold their ids and the small facts
+queries need.
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ model_versions = Table(
     Column("profile_id", String(OBJECT_ID_LEN), nullable=True),
     Column("holdout_id", String(OBJECT_ID_LEN), nullable=True),
     Column("card_id", String(OBJECT_ID_LEN), nullable=False),
+    # The ONNX graph verified against the model at registration (registry/companion.py),
+    # and the note of that check (JSON; also why there is none).
+    Column("companion_id", String(OBJECT_ID_LEN), nullable=True),
+    Column("companion", Text, nullable=True),
     ForeignKeyConstraint(["model"], ["models.name"], ondelete="CASCADE"),
 )
 

@@ -136,4 +136,6 @@ def to_version(row: Any) -> ModelVersion:
         profile_id=row.profile_id,
         holdout_id=row.holdout_id,
         card_id=row.card_id,
+        companion_id=row.companion_id,
+        companion=json.loads(row.companion) if row.companion else None,
     )

@@ -96,6 +96,8 @@ class VersionOut(_Out):
     profile_id: str | None
     holdout_id: str | None
     card_id: str
+    companion_id: str | None
+    companion: dict[str, Any] | None
     aliases: list[str]
 
 

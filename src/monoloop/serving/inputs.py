@@ -167,6 +167,21 @@ class Codec:
             return pd.DataFrame(cols, copy=False)
         return cols
 
+    def has_missing(self, block: Any) -> bool:
+        """Whether a block of `encode` holds a missing value (`null`): NaN in a number
+        column, None in a text or boolean one."""
+        if self.signature is None:
+            return False
+        if self.matrix:
+            return bool(np.isnan(block).any())
+        for values in block.values():
+            kind = values.dtype.kind
+            if (kind == "f" and np.isnan(values).any()) or (
+                kind == "O" and any(v is None for v in values)
+            ):
+                return True
+        return False
+
     def logged(self, model_input: Any) -> dict[str, Any]:
         """The input columns of a joined batch, by name, for the prediction log."""
         if self.signature is None:

@@ -38,15 +38,37 @@ LOAD_EVENT = "deployment.load"
 log = logging.getLogger("monoloop.serving")
 
 
+@dataclass
+class NativeModel:
+    """The version's own model behind its ONNX companion (`runtime: auto`): it answers the
+    requests the graph is not trusted with, those with a missing value (model and graph may
+    treat one differently), and those the graph fails on (a refusal should be the model's
+    own). Loaded the first time one arrives, on a thread, while they wait (batching.py)."""
+
+    load: Callable[[], Loaded]
+    loaded: Loaded | None = None
+    error: str | None = None
+    loading: bool = False
+    # What to call (on the event loop) once a load ends: each batcher whose jobs wait.
+    listeners: list[Callable[[NativeModel], None]] = field(default_factory=list)
+
+    @property
+    def state(self) -> str:
+        if self.loaded is not None:
+            return "loaded"
+        return f"failed: {self.error}" if self.error else "not loaded"
+
+
 @dataclass(frozen=True)
 class Loaded:
     """A version ready to answer: the predictor, how it takes input, and its classes."""
 
     predictor: Predictor
     codec: Codec
-    runtime: str
+    runtime: str  # what answers: native, or onnx (the version's graph)
     loaded_at: float
     classes: list[Any] | None  # the order of the probability columns; None: no probabilities
+    native: NativeModel | None = None  # set when the graph is the version's companion
 
     @property
     def version(self) -> ModelVersion:
@@ -70,8 +92,19 @@ class Loaded:
 
 
 def load(ws: Workspace, mv: ModelVersion, runtime: str) -> Loaded:
+    """The version loaded for a deployment's `runtime` (auto, native or onnx)."""
     predictor = load_version(ws, mv, runtime=runtime)
-    return Loaded(predictor, codec_for(predictor), runtime, time.time(), classes_of(predictor))
+    native = None
+    if runtime == "auto" and predictor.runtime == "onnx" and mv.format != "onnx":
+        native = NativeModel(lambda: load(ws, mv, "native"))
+    return Loaded(
+        predictor,
+        codec_for(predictor),
+        predictor.runtime,
+        time.time(),
+        classes_of(predictor),
+        native,
+    )
 
 
 def classes_of(predictor: Predictor) -> list[Any] | None:
@@ -209,6 +242,8 @@ class Follower:
             "version": loaded.version.version,
             "previous": previous.version.version if previous is not None else None,
             "runtime": slot.runtime,
+            "served": loaded.runtime,  # what answers: native, or onnx (and which bytes)
+            "object_id": loaded.predictor.object_id,
             "host": socket.gethostname(),
             "pid": os.getpid(),
         }

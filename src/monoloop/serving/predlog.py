@@ -150,8 +150,11 @@ class PredictionLogWriter:
 
 
 def frame(entries: list[Entry]) -> Any:
-    """The log rows of some entries of one deployment (predictions/log.py's schema)."""
-    import pandas as pd  # type: ignore[import-untyped]
+    """The log rows of some entries of one deployment (predictions/log.py's schema), as an
+    Arrow table built from the arrays (predictions/arrow.py: no pandas in the process)."""
+    import pyarrow as pa
+
+    from monoloop.predictions import arrow
 
     groups: dict[tuple[Any, ...], list[Entry]] = defaultdict(list)
     for e in entries:
@@ -160,27 +163,33 @@ def frame(entries: list[Entry]) -> Any:
     parts = []
     for (role, model, version, names, _), group in groups.items():
         counts = [c for e in group for c in e.counts]
+        rows = sum(counts)
+        ids = [r for e in group for r in e.request_ids]
+        per_row = [r for r, c in zip(ids, counts, strict=True) for _ in range(c)]
         columns: dict[str, Any] = {
-            "request_id": np.repeat(
-                np.array([r for e in group for r in e.request_ids], dtype=object), counts
+            "request_id": arrow.text(per_row),
+            "time": arrow.array(np.repeat([e.time for e in group], [e.rows for e in group])),
+            "deployment": arrow.constant(group[0].deployment, rows),
+            "model": arrow.constant(model, rows),
+            "version": arrow.constant(version, rows),
+            "role": arrow.constant(role, rows),
+            "latency_ms": arrow.array(
+                np.repeat(np.array([lat for e in group for lat in e.latencies_ms]), counts)
             ),
-            "time": np.repeat([e.time for e in group], [e.rows for e in group]),
-            "deployment": group[0].deployment,
-            "model": model,
-            "version": version,
-            "role": role,
-            "latency_ms": np.repeat([lat for e in group for lat in e.latencies_ms], counts),
         }
         for name in names:
-            columns[f"in.{name}"] = np.concatenate([e.inputs[name] for e in group])
-        columns["out.prediction"] = np.concatenate([e.prediction for e in group])
+            columns[f"in.{name}"] = arrow.array(np.concatenate([e.inputs[name] for e in group]))
+        columns["out.prediction"] = arrow.array(np.concatenate([e.prediction for e in group]))
         first = group[0]
         if first.proba is not None and first.classes is not None:
             proba = np.concatenate([e.proba for e in group if e.proba is not None])
             for i, cls in enumerate(first.classes):
-                columns[f"out.proba.{cls}"] = proba[:, i]
-        parts.append(pd.DataFrame(columns))
-    return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+                columns[f"out.proba.{cls}"] = arrow.array(proba[:, i])
+        parts.append(arrow.table(columns))
+    if len(parts) == 1:
+        return parts[0]
+    # Roles or versions with other columns (a canary with new classes): missing ones null.
+    return pa.concat_tables(parts, promote_options="permissive")
 
 
 def _classes_key(entry: Entry) -> tuple[Any, ...] | None:

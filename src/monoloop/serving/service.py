@@ -30,6 +30,11 @@ class RoleView:
     error: str | None = None
     loaded_at: float | None = None  # set by a serving process, for what it has loaded
     input: str | None = None  # how the loaded version takes input: matrix, columns, frame
+    runtime: str | None = None  # what answers: native, or onnx (the version's graph)
+    object_id: str | None = None  # the bytes it was loaded from
+    # With a companion: its own model, for requests the graph does not answer (missing
+    # values): "not loaded", "loaded" or "failed: ..."
+    native: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -46,6 +51,10 @@ class RoleView:
 
             out["loaded_at"] = iso(self.loaded_at)
             out["input"] = self.input
+            out["runtime"] = self.runtime
+            out["object_id"] = self.object_id
+            if self.native is not None:
+                out["native"] = self.native
         return out
 
 
@@ -113,7 +122,8 @@ def describe_deployments(ws: Workspace, names: Sequence[str] | None = None) -> l
 
 def select_deployments(ws: Workspace, names: Sequence[str] | None = None) -> list[DeploymentView]:
     """The deployments a serving process will start with, each primary alias resolvable (and,
-    with `runtime: onnx`, each version exported); else the error that says how to fix it.
+    with `runtime: onnx`, each version with a graph: ONNX itself, a companion or an export);
+    else the error that says how to fix it.
 
     A canary or shadow alias that no version holds yet does not stop a deployment: the CT
     controller sets it when a cycle starts, and the serving process picks it up then;
@@ -136,10 +146,11 @@ def select_deployments(ws: Workspace, names: Sequence[str] | None = None) -> lis
                 )
             if view.runtime == "onnx":
                 mv = get_version(ws, f"{role.model}:{role.version}")
-                if mv.format != "onnx" and find_export(ws, mv) is None:
+                graph = mv.format == "onnx" or mv.companion_id is not None
+                if not graph and find_export(ws, mv) is None:
                     raise NotFound(
                         f"deployment {view.name!r} has runtime: onnx, and {mv.ref} (its "
-                        f"{role.role}, {role.ref}) has no ONNX export",
+                        f"{role.role}, {role.ref}) has no ONNX companion or export",
                         hint=f"monoloop models export {mv.ref} --format onnx -o "
                         f"{mv.model}-v{mv.version}.onnx",
                     )

@@ -5,7 +5,7 @@ deployments:
     model: churn@champion                             # what answers
     canary: {model: churn@challenger, traffic: 0.1}   # a sticky share of callers
     shadow: churn@shadow                              # mirrored, logged, never returned
-    runtime: auto                                     # or onnx
+    runtime: auto                                     # or native, or onnx
 
 serving:                      # how `monoloop serve` runs them (every key optional)
   poll_interval_s: 2          # how often each process re-resolves the aliases
@@ -37,8 +37,11 @@ class DeploymentSpec(_Strict):
     model: str = Field(pattern=_ALIAS_REF, description="NAME@ALIAS it serves, e.g. churn@champion")
     canary: CanarySpec | None = None
     shadow: str | None = Field(default=None, pattern=_ALIAS_REF)
-    runtime: Literal["auto", "onnx"] = Field(
-        default="auto", description="auto: the version's own format; onnx: its ONNX export"
+    runtime: Literal["auto", "native", "onnx"] = Field(
+        default="auto",
+        description="auto: the version's verified ONNX companion when it has one, else its "
+        "own format; native: always its own format (scikit-learn for skops); onnx: its ONNX "
+        "graph (the version, its companion or its export)",
     )
 
     @model_validator(mode="after")

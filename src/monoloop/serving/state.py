@@ -81,6 +81,9 @@ class Deployment:
                     error=slot.error,
                     loaded_at=loaded.loaded_at if loaded else None,
                     input=loaded.codec.mode if loaded else None,
+                    runtime=loaded.runtime if loaded else None,
+                    object_id=loaded.predictor.object_id if loaded else None,
+                    native=loaded.native.state if loaded and loaded.native else None,
                 )
             )
         return view
