@@ -114,6 +114,42 @@ def test_stat_cache_means_unchanged_files_are_not_reread(ws: Workspace) -> None:
         ctx.close()
 
 
+def test_directory_listing_cache_still_sees_every_change(ws: Workspace) -> None:
+    """A no-op status answers from one digest of the directory listing; anything a stat
+    shows (bytes rewritten with the mtime put back, files added or removed) misses it."""
+    tree = make_tree(ws.root)
+    age(tree)
+    data.add(tree, workspace=ws.root)
+    ctx = DataContext.of(ws)
+
+    def check() -> tuple[str, int]:
+        [found] = raw_status(ctx)
+        return found.state, found.hashed
+
+    try:
+        assert check() == ("unchanged", 0)
+        target = tree / "part1" / "f001.txt"
+        before = target.stat()
+        original = target.read_bytes()
+        target.write_bytes(original.upper())  # same size
+        os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))  # mtime restored
+        assert check() == ("modified", 1)
+        [verbose] = raw_status(ctx, verbose=True)  # the listing is cached by now
+        assert [(f.path, f.change) for f in verbose.files] == [("part1/f001.txt", "modified")]
+        target.write_bytes(original)
+        age(target)
+        assert check() == ("unchanged", 1)
+        assert check() == ("unchanged", 0)
+        (tree / "part0" / "extra.txt").write_text("x\n")
+        assert check()[0] == "modified"
+        (tree / "part0" / "extra.txt").unlink()
+        assert check() == ("unchanged", 0)
+        (tree / "part2" / "f002.txt").unlink()
+        assert check()[0] == "modified"
+    finally:
+        ctx.close()
+
+
 def test_young_files_are_rehashed_not_trusted(ws: Workspace) -> None:
     csv = ws.root / "x.csv"
     csv.write_text("1\n")

@@ -9,10 +9,10 @@ to a `Hasher`: plain hashing for `status`, hash-and-store for `add`.
 
 from __future__ import annotations
 
+import marshal
 import os
 import stat as stat_mod
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +44,8 @@ class Scan:
 def hash_only(paths: Sequence[str]) -> list[str]:
     if len(paths) < 8:
         return [hash_file(p) for p in paths]
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool:
         return list(pool.map(hash_file, paths, chunksize=64))
 
@@ -120,10 +122,14 @@ def files_of(path: Path) -> tuple[str, list[File]]:
 
 
 def listing_digest(files: list[File]) -> str:
-    """One hash of every path and stat in a directory: equal means nothing changed."""
-    hasher = blake3.blake3()
-    hasher.update("\n".join(f"{f[0]}\0{f[2]}\0{f[3]}\0{f[4]}\0{f[5]}" for f in files).encode())
-    return hasher.hexdigest()
+    """One hash of every path and stat in a directory: equal means nothing changed.
+
+    marshal serializes the whole list in C, several times faster than formatting each file
+    (this is most of a no-op `data status` after the walk itself). Version 2 writes no
+    back-references, so equal lists always give equal bytes; and file names that are not
+    valid UTF-8 pass through.
+    """
+    return blake3.blake3(marshal.dumps(files, 2)).hexdigest()
 
 
 def scan(

@@ -16,19 +16,15 @@ pool, where hashing and copying run with the GIL released.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
-import functools
 import itertools
 import os
-import queue
-import secrets
 import stat
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import blake3
 
@@ -38,6 +34,9 @@ from monoloop.store.objects import (
     Progress,
     StrPath,
 )
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 SMALL_FILE = 8 << 20  # read whole into memory below this; copy in a thread above
 COPY_CHUNK = 16 << 20  # large enough for BLAKE3 to spread one chunk over every core
@@ -55,12 +54,22 @@ OPEN_READ = os.O_RDONLY | _CLOEXEC
 
 
 class FileSync:
-    """fsync, whole-filesystem sync and early writeback, with portable fallbacks."""
+    """fsync, whole-filesystem sync and early writeback, with portable fallbacks.
+
+    libc is looked up on first use: read-only commands never load ctypes.
+    """
 
     def __init__(self) -> None:
+        self._loaded = False
         self._syncfs: Callable[[int], int] | None = None
         self._writeback: Callable[[int, int, int, int], int] | None = None
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
         if sys.platform.startswith("linux"):
+            import ctypes
+
             with contextlib.suppress(OSError, AttributeError):
                 libc = ctypes.CDLL(None, use_errno=True)
                 libc.syncfs.argtypes = [ctypes.c_int]
@@ -68,17 +77,22 @@ class FileSync:
                 sfr = libc.sync_file_range
                 sfr.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
                 self._writeback = sfr
+        self._loaded = True
 
     @property
     def can_sync_filesystem(self) -> bool:
+        self._load()
         return self._syncfs is not None
 
     def sync_filesystem(self, path: str) -> None:
         """Flush every dirty page and inode of the filesystem holding `path`, then return."""
+        self._load()
         assert self._syncfs is not None
         fd = os.open(path, OPEN_READ)
         try:
             if self._syncfs(fd) != 0:
+                import ctypes
+
                 code = ctypes.get_errno()
                 raise OSError(code, os.strerror(code), path)
         finally:
@@ -86,6 +100,7 @@ class FileSync:
 
     def start_writeback(self, fd: int, offset: int, length: int) -> None:
         """Start writing a range to disk now, so the final fsync has little left to wait for."""
+        self._load()
         if self._writeback is not None:
             self._writeback(fd, offset, length, 2)  # SYNC_FILE_RANGE_WRITE: start, don't wait
 
@@ -220,6 +235,8 @@ def copy_hashing(src: int, dst: int, size: int, sync: FileSync) -> tuple[str, in
     dst right after it lands, still hot in the page cache. Hashing dst, not src, means the
     id always names the stored bytes even if src changes meanwhile.
     """
+    import queue
+
     hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
     landed: queue.SimpleQueue[int | BaseException | None] = queue.SimpleQueue()
     stop = threading.Event()
@@ -278,6 +295,10 @@ def run_split(
     handing the GIL between threads around every short system call costs more than it saves.
     Progress is reported from this thread only, so callers' callbacks need no locking.
     """
+    import functools
+    import queue
+    from concurrent.futures import ThreadPoolExecutor
+
     done: queue.SimpleQueue[int] = queue.SimpleQueue()
     futures: list[Future[None]] = []
     pool: ThreadPoolExecutor | None = None
@@ -380,7 +401,7 @@ def prepare_checkout(
     for _, dest in checked:
         if os.path.isdir(dest):
             raise InvalidInput(f"cannot write {dest}: it is a directory", hint="pass a file path")
-    token = secrets.token_hex(4)
+    token = os.urandom(4).hex()
     counter = itertools.count()
 
     def temp_for(dest: str) -> str:

@@ -14,8 +14,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import secrets
-import socket
 import stat
 import threading
 import time
@@ -67,7 +65,7 @@ class LocalStore(TreeMixin):
         self._tmp = os.path.join(self._root, "tmp")
         self._fan = [os.path.join(self._root, name) + os.sep for name in FAN_OUT]
         self._lanes = [os.path.join(self._tmp, str(i)) + os.sep for i in range(TMP_LANES)]
-        self._host = socket.gethostname().replace("/", "_")
+        self._host = os.uname().nodename.replace("/", "_")  # what socket.gethostname() says
         self._sync = FileSync()
         self._ready = False
 
@@ -107,7 +105,7 @@ class LocalStore(TreeMixin):
 
     def _staged(self, count: int) -> StagedFiles:
         # pid and host in the name let cleanup tell a dead writer's file from a live one's.
-        token, suffix = secrets.token_hex(6), f".{os.getpid()}.{self._host}"
+        token, suffix = os.urandom(6).hex(), f".{os.getpid()}.{self._host}"
         counter, lanes, mine = itertools.count(), itertools.cycle(self._lanes), threading.local()
 
         def temp_for(_dest: str) -> str:
@@ -163,7 +161,7 @@ class LocalStore(TreeMixin):
     def _stage_copy(self, path: StrPath, staged: StagedFiles) -> tuple[str, int]:
         src, size = open_source(path)
         # The id is known only once the bytes are copied: stage under a placeholder first.
-        placeholder = f"{self._tmp}/pending-{secrets.token_hex(8)}"
+        placeholder = f"{self._tmp}/pending-{os.urandom(8).hex()}"
         try:
             fd = staged.open(placeholder)
             try:
@@ -222,7 +220,7 @@ class LocalStore(TreeMixin):
     def put_stream(self, stream: Readable) -> str:
         self.prepare()
         staged = self._staged(1)
-        placeholder = f"{self._tmp}/pending-{secrets.token_hex(8)}"
+        placeholder = f"{self._tmp}/pending-{os.urandom(8).hex()}"
         try:
             fd = staged.open(placeholder)
             try:
