@@ -6,8 +6,6 @@ Everything that needs state takes a `Workspace` explicitly; nothing is global.
 from __future__ import annotations
 
 import dataclasses
-import getpass
-import os
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,8 +28,9 @@ from monoloop.config import (
 )
 from monoloop.errors import WorkspaceError
 from monoloop.fsutil import atomic_write_text
+from monoloop.identity import default_actor
 from monoloop.ledger import Event
-from monoloop.root import CONFIG_FILE, STATE_DIR, find_root
+from monoloop.root import CONFIG_FILE, STATE_DIR, default_db_url, find_root
 from monoloop.store.db import Database
 from monoloop.store.objects import ObjectStore, open_store, redact
 
@@ -50,19 +49,8 @@ class Settings:
     def resolve(cls, root: Path, config: Config, overrides: Overrides) -> Settings:
         db_url = overrides.db_url or config.db.url or default_db_url(root)
         store_url = overrides.store_url or config.store.url
-        actor = overrides.actor or gitutil.config_get("user.email", root) or _os_user()
+        actor = overrides.actor or default_actor(root)
         return cls(root, config, db_url, store_url, actor)
-
-
-def default_db_url(root: Path) -> str:
-    return f"sqlite:///{root / STATE_DIR / 'monoloop.db'}"
-
-
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return f"uid:{os.getuid()}"
 
 
 @dataclass
@@ -262,6 +250,7 @@ def init_workspace(
         if created or git_initialized:
             with ws.db.write() as conn:
                 ws.record(conn, "workspace.init", config.project, {"created": created})
+    stamp_valid_config(path, config)  # the first fast command then skips validation
     return InitResult(path, created, git_initialized)
 
 

@@ -262,6 +262,33 @@ def test_checkout_restores_deleted_files_and_removes_saved_extras(ws: Workspace)
     assert extra.exists()
 
 
+def test_checkout_copies_or_links_whole_files(ws: Workspace) -> None:
+    """Copies are the user's own files (umask applies); --link shares the store's read-only
+    object; either way nothing but the target appears in the directory."""
+    tree = make_tree(ws.root, 4)
+    data.add(tree, workspace=ws.root)
+    target = tree / "part1" / "f001.txt"
+    expected = target.read_bytes()
+    target.unlink()
+    done = data.checkout(workspace=ws.root)
+    assert done.method == "copy" and done.written == ["data/events/part1/f001.txt"]
+    st = target.stat()
+    assert target.read_bytes() == expected and st.st_nlink == 1
+    umask = os.umask(0)
+    os.umask(umask)
+    assert st.st_mode & 0o777 == 0o666 & ~umask
+    target.unlink()
+    assert data.checkout(workspace=ws.root, link=True).method == "link"
+    object_path = ws.objects.object_path(pointer_id_of(ws, "data/events", "part1/f001.txt"))
+    assert os.path.samefile(target, object_path) and target.stat().st_mode & 0o222 == 0
+    assert [p.name for p in target.parent.iterdir()] == ["f001.txt"]
+
+
+def pointer_id_of(ws: Workspace, rel: str, inner: str) -> str:
+    manifest = ws.objects.read_manifest(pointer.read(ws.root / f"{rel}.loop").id)
+    return next(e.id for e in manifest.entries if e.path == inner)
+
+
 def test_open_reads_any_revision(ws: Workspace) -> None:
     tree = make_tree(ws.root, 4)
     data.add(tree, workspace=ws.root)
@@ -340,6 +367,26 @@ def test_garbage_pointer_is_a_clear_error(ws: Workspace) -> None:
     (ws.root / "d.csv.loop").write_text("{{{ not yaml")
     with pytest.raises(pointer.PointerError, match="not valid YAML"):
         data.status(workspace=ws.root)
+
+
+def test_checkout_refuses_a_manifest_that_escapes_its_directory(ws: Workspace) -> None:
+    """A pulled manifest is anyone's: a path with '..' must not write outside the data."""
+    from monoloop.canonical import canonical_json
+
+    content = ws.objects.put_bytes(b"owned\n")
+    manifest = canonical_json(
+        {
+            "format": "monoloop.manifest/1",
+            "entries": [{"path": "../../escape.txt", "size": 6, "id": content}],
+        }
+    )
+    bad = pointer.Pointer(ws.objects.put_bytes(manifest), "dir", 6, 1)
+    (ws.root / "data").mkdir()
+    (ws.root / "data" / "evil.loop").write_text(bad.to_text())
+    with pytest.raises(PathOutsideRoot):
+        data.checkout(workspace=ws.root)
+    assert not (ws.root / "escape.txt").exists()
+    assert not (ws.root / "data" / "evil").exists()
 
 
 def test_gc_keeps_what_runs_refer_to(ws: Workspace) -> None:

@@ -7,9 +7,26 @@ at import: each function imports what its command needs.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from monoloop.cli.session import CliContext
+
+if TYPE_CHECKING:
+    from monoloop.data.context import DataContext
+
+
+@contextmanager
+def data_context(c: CliContext) -> Iterator[DataContext]:
+    from monoloop.data.context import DataContext
+
+    ctx = DataContext.light(c.cwd)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
 
 
 def _abs(c: CliContext, paths: list[Path] | None) -> list[Path]:
@@ -29,8 +46,8 @@ def rels(c: CliContext, root: Path, paths: list[Path] | None) -> list[str] | Non
 def add(c: CliContext, paths: list[Path]) -> None:
     from monoloop.data.track import add as add_paths
 
-    with c.workspace() as ws, c.output.progress(None, "storing") as advance:
-        results = add_paths(ws, _abs(c, paths), progress=advance)
+    with data_context(c) as ctx, c.output.progress(None, "storing") as advance:
+        results = add_paths(ctx, _abs(c, paths), progress=advance)
     for r in results:
         if r.changed:
             c.output.info(f"added {r.path}: {r.files} file(s), {r.size:,} bytes -> {r.pointer}")
@@ -43,14 +60,10 @@ def add(c: CliContext, paths: list[Path]) -> None:
 
 
 def status(c: CliContext, paths: list[Path] | None, *, verbose: bool, remote: str | None) -> None:
-    from monoloop.data.context import DataContext
     from monoloop.data.state import status as data_status
 
-    dctx = DataContext.light(c.cwd)
-    try:
-        found = data_status(dctx, rels(c, dctx.root, paths), verbose=verbose, remote=remote)
-    finally:
-        dctx.close()
+    with data_context(c) as ctx:
+        found = data_status(ctx, rels(c, ctx.root, paths), verbose=verbose, remote=remote)
 
     if c.output.json:
         c.output.result([s.to_dict() for s in found])
@@ -76,8 +89,8 @@ def status(c: CliContext, paths: list[Path] | None, *, verbose: bool, remote: st
 def push(c: CliContext, paths: list[Path] | None, *, remote: str | None) -> None:
     from monoloop.data import service
 
-    with c.workspace() as ws, c.output.progress(None, "pushing") as advance:
-        result = service.push(ws, rels(c, ws.root, paths), remote=remote, progress=advance)
+    with data_context(c) as ctx, c.output.progress(None, "pushing") as advance:
+        result = service.push(ctx, rels(c, ctx.root, paths), remote=remote, progress=advance)
     c.output.info(
         f"pushed {result.transferred} object(s) to {result.remote}; "
         f"{result.already_there} already there"
@@ -100,10 +113,10 @@ def pull(
 ) -> None:
     from monoloop.data import service
 
-    with c.workspace() as ws, c.output.progress(None, "pulling") as advance:
+    with data_context(c) as ctx, c.output.progress(None, "pulling") as advance:
         result, done = service.pull(
-            ws,
-            rels(c, ws.root, paths),
+            ctx,
+            rels(c, ctx.root, paths),
             remote=remote,
             checkout=not no_checkout,
             force=force,
@@ -122,9 +135,9 @@ def checkout(
 ) -> None:
     from monoloop.data import service
 
-    with c.workspace() as ws, c.output.progress(None, "checking out") as advance:
+    with data_context(c) as ctx, c.output.progress(None, "checking out") as advance:
         done = service.checkout(
-            ws, rels(c, ws.root, paths), rev=rev, force=force, link=link, progress=advance
+            ctx, rels(c, ctx.root, paths), rev=rev, force=force, link=link, progress=advance
         )
     c.output.info(
         f"wrote {len(done.written)} file(s) ({done.method}), removed {len(done.removed)}, "

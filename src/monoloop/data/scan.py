@@ -139,9 +139,13 @@ def scan(
     *,
     hasher: Hasher = hash_only,
     need_manifest: bool = False,
+    walked: tuple[str, list[File]] | None = None,
 ) -> Scan:
-    """Scan `path` (workspace-relative `rel`). The caller saves `fresh`/`listing` to the cache."""
-    kind, files = files_of(path)
+    """Scan `path` (workspace-relative `rel`). The caller saves `fresh`/`listing` to the cache.
+
+    `walked` is what files_of(path) returned, when the caller has just walked it.
+    """
+    kind, files = walked if walked is not None else files_of(path)
     size = sum(f[2] for f in files)
     digest = None
     if kind == "dir":

@@ -228,6 +228,26 @@ def _copy_range(src: int, dst: int, offset: int, length: int, in_kernel: list[bo
     return done
 
 
+def _hash_landed(hasher: blake3.blake3, dst: int, start: int, end: int) -> None:
+    """Hash dst[start:end] straight from the page cache through a memory map: no copy into
+    a buffer (that copy cost as much as the in-kernel copy itself)."""
+    import mmap
+
+    base = start - start % mmap.ALLOCATIONGRANULARITY
+    try:
+        mapped = mmap.mmap(dst, end - base, offset=base, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):  # a file system that cannot map files: read instead
+        while start < end:
+            chunk = os.pread(dst, min(COPY_CHUNK, end - start), start)
+            if not chunk:
+                raise OSError(errno.EIO, "temp file shrank while being written") from None
+            hasher.update(chunk)
+            start += len(chunk)
+        return
+    with mapped, memoryview(mapped) as view:
+        hasher.update(view[start - base :])
+
+
 def copy_hashing(src: int, dst: int, size: int, sync: FileSync) -> tuple[str, int]:
     """Copy `size` bytes src→dst and return the id of what landed in dst, in one pass.
 
@@ -258,18 +278,13 @@ def copy_hashing(src: int, dst: int, size: int, sync: FileSync) -> tuple[str, in
 
     thread = threading.Thread(target=copier, name="monoloop-copy", daemon=True)
     thread.start()
-    view = memoryview(bytearray(min(COPY_CHUNK, max(size, 1))))
     hashed = 0
     try:
         while (item := landed.get()) is not None:
             if isinstance(item, BaseException):
                 raise item
-            while hashed < item:
-                n = os.preadv(dst, [view[: item - hashed]], hashed)
-                if n == 0:
-                    raise OSError(errno.EIO, "temp file shrank while being written")
-                hasher.update(view[:n])
-                hashed += n
+            _hash_landed(hasher, dst, hashed, item)
+            hashed = item
     finally:
         stop.set()
         thread.join()

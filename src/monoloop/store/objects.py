@@ -195,6 +195,10 @@ class ObjectStore(Protocol):
 
     def read_manifest(self, manifest_id: str) -> Manifest: ...
     def exists(self, content_id: str) -> bool: ...
+    def present(self, ids: Iterable[str]) -> set[str]:
+        """Which of `ids` are stored, in as few requests as the backend allows."""
+        ...
+
     def size(self, content_id: str) -> int: ...
     def verify(self, content_id: str) -> None: ...
     def iter(self) -> Iterator[str]: ...
@@ -372,6 +376,7 @@ def checkout_targets(manifest: Manifest, dest_dir: StrPath) -> list[tuple[str, P
     root = Path(dest_dir).absolute()
     real_root = root.resolve()
     targets: list[tuple[str, Path]] = []
+    inside: dict[Path, bool] = {}  # each directory resolved once, not once per file
     for entry in manifest.entries:
         rel = entry.path
         parts = PurePosixPath(rel).parts
@@ -388,7 +393,10 @@ def checkout_targets(manifest: Manifest, dest_dir: StrPath) -> list[tuple[str, P
             )
         target = root.joinpath(*parts)
         # An existing symlinked directory inside dest_dir could still redirect the write.
-        if not target.parent.resolve().is_relative_to(real_root):
+        parent = target.parent
+        if parent not in inside:
+            inside[parent] = parent.resolve().is_relative_to(real_root)
+        if not inside[parent]:
             raise PathOutsideRoot(
                 f"manifest path {rel!r} resolves outside {root} through a symbolic link",
                 hint=f"remove the symbolic links inside {root} or check out somewhere else",
