@@ -25,6 +25,7 @@ from monoloop.config import (
     default_config_text,
     load_config,
     parse_config,
+    stamp_valid_config,
 )
 from monoloop.errors import WorkspaceError
 from monoloop.fsutil import atomic_write_text
@@ -103,35 +104,6 @@ def load_settings(root: Path, *, env: Mapping[str, str] | None = None) -> Settin
     config = load_config(root / CONFIG_FILE)
     stamp_valid_config(root, config)
     return Settings.resolve(root, config, Overrides.from_env(env))
-
-
-CONFIG_STAMP = "config.valid.json"
-
-
-def stamp_valid_config(root: Path, config: Config) -> None:
-    """Remember a monoloop.yaml that passed full validation: its hash and its values.
-
-    Fast read-only commands (`data status`) then use the values without importing
-    pydantic or a YAML parser, as long as the file is byte-identical.
-    """
-    import json
-
-    from monoloop.hashing import hash_bytes
-
-    state = root / STATE_DIR
-    if not state.is_dir():
-        return
-    record = json.dumps(
-        {"hash": hash_bytes((root / CONFIG_FILE).read_bytes()), "config": config.model_dump()},
-        sort_keys=True,
-    )
-    stamp = state / CONFIG_STAMP
-    try:
-        if stamp.read_text() == record:
-            return
-    except OSError:
-        pass
-    atomic_write_text(stamp, record)
 
 
 def describe_settings(

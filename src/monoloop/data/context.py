@@ -4,7 +4,7 @@
 one, so neither can afford the 0.4 s of importing pydantic (the config models) and
 SQLAlchemy. `DataContext.light()` takes the configuration's values from the record
 written when monoloop.yaml last passed full validation, as long as the file is
-byte-identical (`workspace.stamp_valid_config`); otherwise it validates fully first.
+byte-identical (`config.stamp_valid_config`); otherwise it validates fully first.
 Audit events go through `record`: with the stdlib sqlite3 driver when the metadata DB
 is a local SQLite file at the current schema (`audit.light`), else through a Workspace.
 """
@@ -157,9 +157,11 @@ def validated_config_values(root: Path, env: Mapping[str, str]) -> dict[str, Any
         except (OSError, ValueError):
             pass
         if attempt == 0:
-            from monoloop.workspace import load_settings
+            # Validates (a ConfigError names the problem) and stamps; pydantic, no SQLAlchemy.
+            from monoloop.config import Overrides, load_config, stamp_valid_config
 
-            load_settings(root, env=env)  # validates (ConfigError naming the problem), stamps
+            Overrides.from_env(env)
+            stamp_valid_config(root, load_config(root / CONFIG_FILE))
     raise ConfigError(
         f"cannot record the validated configuration in {root / STATE_DIR}",
         hint="run `monoloop init` to create the workspace's state directory",
