@@ -253,11 +253,14 @@ def copy_hashing(src: int, dst: int, size: int, sync: FileSync) -> tuple[str, in
 
     A thread copies in the kernel (copy_file_range) while this thread hashes each chunk of
     dst right after it lands, still hot in the page cache. Hashing dst, not src, means the
-    id always names the stored bytes even if src changes meanwhile.
+    id always names the stored bytes even if src changes meanwhile. One hashing thread
+    keeps up with the copy (BLAKE3 runs at several GB/s per core); more would only compete
+    with the copy for cores, and BLAKE3's idle workers spin between chunks (on 2 cores
+    that made a 1 GiB put 2-3x slower).
     """
     import queue
 
-    hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
+    hasher = blake3.blake3()
     landed: queue.SimpleQueue[int | BaseException | None] = queue.SimpleQueue()
     stop = threading.Event()
 
