@@ -212,14 +212,18 @@ class _Writer:
         head, name = os.path.split(target)
         tmp = f"{head}/.{name}.{self._token}{next(self._serial)}.monoloop-tmp"
         try:
-            fd = os.open(tmp, OPEN_NEW, 0o666)  # the umask applies, as for any new file
-            try:
-                method = self._fill(src, fd, size)
-            finally:
-                os.close(fd)
-            if method == "link":
-                os.unlink(tmp)
+            if self.link and not self.reflink:
+                method = "link"
                 os.link(source, tmp)
+            else:
+                fd = os.open(tmp, OPEN_NEW, 0o666)  # the umask applies, as for any new file
+                try:
+                    method = self._fill(src, fd, size)
+                finally:
+                    os.close(fd)
+                if method == "link":
+                    os.unlink(tmp)
+                    os.link(source, tmp)
             os.replace(tmp, target)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
