@@ -4,7 +4,7 @@ The data commands take a fraction of a second, and importing SQLAlchemy alone ta
 So when the metadata DB is a plain local SQLite file already at the current schema, their
 events are appended here, by the rules of `audit.service.append_events`: one transaction
 that holds the write lock from its start (BEGIN IMMEDIATE), the head row read inside it,
-each event chained by `ledger.next_event`, the head moved, and a commit that syncs the WAL
+each event chained by `ledger.chain`, the head moved, and a commit that syncs the WAL
 (synchronous=FULL) so a committed event survives power loss. The connection is set up as
 `store.db` sets up its own.
 
@@ -21,8 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from monoloop.canonical import canonical_json
-from monoloop.ledger import next_event, now
+from monoloop.ledger import chain, now
 from monoloop.root import default_db_url
 from monoloop.store.revisions import SCHEMA_HEAD
 
@@ -101,31 +100,14 @@ def _configure(conn: sqlite3.Connection) -> None:
 
 def _append_locked(conn: sqlite3.Connection, actor: str, items: Sequence[Item]) -> None:
     seq, prev = conn.execute("SELECT seq, hash FROM ledger_head WHERE id = 1").fetchone()
-    stamp = now()
-    rows = []
-    for kind, subject, payload in items:
-        event = next_event(
-            seq, prev, time=stamp, actor=actor, kind=kind, subject=subject, payload=payload
-        )
-        rows.append(
-            (
-                event.seq,
-                event.time,
-                event.actor,
-                event.kind,
-                event.subject,
-                canonical_json(event.payload).decode("utf-8"),
-                event.prev_hash,
-                event.hash,
-            )
-        )
-        seq, prev = event.seq, event.hash
+    rows = chain(seq, prev, time=now(), actor=actor, items=items)
     conn.executemany(
         "INSERT INTO events (seq, time, actor, kind, subject, payload, prev_hash, hash)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         rows,
     )
-    conn.execute("UPDATE ledger_head SET seq = ?, hash = ? WHERE id = 1", (seq, prev))
+    last = rows[-1]
+    conn.execute("UPDATE ledger_head SET seq = ?, hash = ? WHERE id = 1", (last[0], last[7]))
 
 
 def url_for(root: Path, configured: str | None, env: Mapping[str, str]) -> str:
