@@ -36,7 +36,7 @@ from monoloop.store.objects import (
 )
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 SMALL_FILE = 8 << 20  # read whole into memory below this; copy in a thread above
 COPY_CHUNK = 16 << 20  # large enough for BLAKE3 to spread one chunk over every core
@@ -315,7 +315,6 @@ def run_split(
     """
     import functools
     import queue
-    from concurrent.futures import ThreadPoolExecutor
 
     done: queue.SimpleQueue[int] = queue.SimpleQueue()
     futures: list[Future[None]] = []
@@ -325,6 +324,8 @@ def run_split(
     def submit(job: Heavy, items: int) -> None:
         nonlocal pool
         if pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
             pool = ThreadPoolExecutor(workers, thread_name_prefix="monoloop-io")
         future = pool.submit(job)
         future.add_done_callback(lambda _f: done.put(items))
