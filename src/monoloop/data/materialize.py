@@ -249,11 +249,12 @@ class _Writer:
 
 
 def _copy(src: int, out: int, size: int) -> None:
-    """In-kernel copy where the kernel can, else through a buffer."""
+    """In-kernel copy where the kernel can, else through a buffer; in chunks, so that a
+    large file is not one uninterruptible system call (Ctrl-C waits for the chunk)."""
     done = 0
     try:
         while done < size:
-            sent = os.copy_file_range(src, out, size - done)
+            sent = os.copy_file_range(src, out, min(COPY_CHUNK, size - done))
             if sent == 0:
                 break
             done += sent
