@@ -32,7 +32,7 @@ from monoloop.store.fsio import (
     run_split,
 )
 from monoloop.store.local import LocalStore
-from monoloop.store.objects import checkout_targets
+from monoloop.store.objects import checked_targets
 
 Progress = Callable[[int], None]
 FICLONE = 0x40049409  # linux/fs.h: share the source's blocks (btrfs, xfs, ...)
@@ -118,7 +118,7 @@ def _plan_path(
     if ptr.kind == "dir":
         manifest = ctx.objects.read_manifest(ptr.id)
         # A manifest may come from anyone who can push: no entry may land outside `rel`.
-        checkout_targets(manifest, target)
+        checked_targets(manifest, target)
         wanted = {f"{rel}/{e.path}": e.id for e in manifest.entries}
         ids = [e.id for e in manifest.entries]
         stored = ctx.objects.present(ids)
