@@ -60,25 +60,30 @@ def lstat(path: Path) -> os.stat_result:
 
 
 def walk(directory: Path) -> list[File]:
-    """Regular files below `directory`, sorted by relative POSIX path; links are refused.
+    """Regular files below `directory`, in directory order; links are refused.
 
-    A link could point outside the workspace (or into a loop); storing its target would
-    silently copy data from elsewhere, so the user must replace it with a real file.
+    Directory order is what the file system returns, the same from one walk of an
+    unchanged tree to the next, so listing digests compare; manifests sort their entries
+    themselves. (Sorting 100,000 paths took a fifth of a no-op status.) A link could point
+    outside the workspace (or into a loop); storing its target would silently copy data
+    from elsewhere, so the user must replace it with a real file.
     """
     found: list[File] = []
+    add = found.append
     pending = [("", os.fspath(directory))]
-    is_reg, is_dir = stat_mod.S_ISREG, stat_mod.S_ISDIR
+    kind_of, regular, folder = stat_mod.S_IFMT, stat_mod.S_IFREG, stat_mod.S_IFDIR
     while pending:
         prefix, where = pending.pop()
         try:
             entries = list(os.scandir(where))
         except OSError as exc:
             raise InvalidInput(f"cannot list {where}: {exc.strerror}") from None
+        # The loop body runs once per file (100,000 for a large tree): kept to the minimum.
         for entry in entries:
             st = entry.stat(follow_symlinks=False)
-            mode = st.st_mode
-            if is_reg(mode):
-                found.append(
+            kind = kind_of(st.st_mode)
+            if kind == regular:
+                add(
                     (
                         prefix + entry.name,
                         entry.path,
@@ -88,9 +93,9 @@ def walk(directory: Path) -> list[File]:
                         st.st_ino,
                     )
                 )
-            elif is_dir(mode):
+            elif kind == folder:
                 pending.append((prefix + entry.name + "/", entry.path))
-            elif stat_mod.S_ISLNK(mode):
+            elif kind == stat_mod.S_IFLNK:
                 raise InvalidInput(
                     f"{entry.path} is a symbolic link: tracked data must be real files",
                     hint="replace the link with a copy of its target, or move it out of the "
@@ -101,7 +106,6 @@ def walk(directory: Path) -> list[File]:
                     f"{entry.path} is not a regular file",
                     hint="remove sockets, pipes and devices from tracked directories",
                 )
-    found.sort()
     return found
 
 
