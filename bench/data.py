@@ -107,10 +107,15 @@ def clock(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def clean_env() -> dict[str, str]:
+def clean_env(base: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MONOLOOP_", "DVC_"))}
     env.update(GIT_ENV)
     env["MONOLOOP_ACTOR"] = "bench"
+    # Compiled bytecode, as an installed package has it (pip compiles DVC's on install):
+    # with PYTHONDONTWRITEBYTECODE set, monoloop's editable source would be compiled again
+    # by every command. The cache goes to the scratch directory, never into src/.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(base / "pycache")
     return env
 
 
@@ -754,7 +759,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"bench/data.py: {exc}")
         return 2
     base = Path(tempfile.mkdtemp(prefix="monoloop-bench-data-", dir=parent))
-    env = clean_env()
+    env = clean_env(base)
     args.source_start = monoloop_source(env)  # an editable install: others may edit src/
     try:
         data, tools = prepare(args, plan, base, env)

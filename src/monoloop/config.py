@@ -24,7 +24,7 @@ from monoloop.errors import ConfigError
 from monoloop.monitoring.spec import MonitorSpec, check_monitors
 from monoloop.pipelines.spec import Pipeline
 from monoloop.registry.spec import ModelSpec, RegistryConfig
-from monoloop.root import CONFIG_FILE
+from monoloop.root import CONFIG_FILE, STATE_DIR
 from monoloop.serving.spec import DeploymentSpec, ServingConfig
 from monoloop.validation.contract import Contract
 from monoloop.yamlkeys import key_lines
@@ -351,3 +351,33 @@ class Overrides(BaseModel):
                     hint=f"set {name} to the URL alone",
                 )
         return cls(**values)
+
+
+CONFIG_STAMP = "config.valid.json"
+
+
+def stamp_valid_config(root: Path, config: Config) -> None:
+    """Remember a monoloop.yaml that passed full validation: its hash and its values.
+
+    Fast read-only commands (`data status`) then use the values without importing
+    pydantic or a YAML parser, as long as the file is byte-identical.
+    """
+    import json
+
+    from monoloop.fsutil import atomic_write_text
+    from monoloop.hashing import hash_bytes
+
+    state = root / STATE_DIR
+    if not state.is_dir():
+        return
+    record = json.dumps(
+        {"hash": hash_bytes((root / CONFIG_FILE).read_bytes()), "config": config.model_dump()},
+        sort_keys=True,
+    )
+    stamp = state / CONFIG_STAMP
+    try:
+        if stamp.read_text() == record:
+            return
+    except OSError:
+        pass
+    atomic_write_text(stamp, record)

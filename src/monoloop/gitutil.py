@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -23,17 +22,21 @@ def git(
     env: Mapping[str, str] | None = None,
     check: bool = True,
 ) -> subprocess.CompletedProcess[bytes]:
-    exe = shutil.which("git")
-    if exe is None:
-        raise WorkspaceError("git is not installed", hint="install Git and run the command again")
-    proc = subprocess.run(
-        [exe, *args],
-        cwd=cwd,
-        input=input,
-        capture_output=True,
-        env={**os.environ, **env} if env else None,
-        check=False,
-    )
+    try:
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            input=input,
+            capture_output=True,
+            env={**os.environ, **env} if env else None,
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        if exc.filename != "git":  # the directory to run in is missing
+            raise
+        raise WorkspaceError(
+            "git is not installed", hint="install Git and run the command again"
+        ) from None
     if check and proc.returncode != 0:
         message = proc.stderr.decode(errors="replace").strip() or f"exit {proc.returncode}"
         raise GitError(f"git {' '.join(args[:2])} failed: {message}")

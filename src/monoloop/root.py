@@ -22,3 +22,8 @@ def find_root(start: Path) -> Path:
         f"{start} is not inside a monoloop workspace (no {CONFIG_FILE} here or above)",
         hint="run `monoloop init` at the root of your Git repository, or pass -C PATH",
     )
+
+
+def default_db_url(root: Path) -> str:
+    """The metadata DB when neither MONOLOOP_DB_URL nor monoloop.yaml names one."""
+    return f"sqlite:///{root / STATE_DIR / 'monoloop.db'}"

@@ -6,8 +6,6 @@ Everything that needs state takes a `Workspace` explicitly; nothing is global.
 from __future__ import annotations
 
 import dataclasses
-import getpass
-import os
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,11 +25,13 @@ from monoloop.config import (
     default_config_text,
     load_config,
     parse_config,
+    stamp_valid_config,
 )
 from monoloop.errors import WorkspaceError
 from monoloop.fsutil import atomic_write_text
+from monoloop.identity import default_actor
 from monoloop.ledger import Event
-from monoloop.root import CONFIG_FILE, STATE_DIR, find_root
+from monoloop.root import CONFIG_FILE, STATE_DIR, default_db_url, find_root
 from monoloop.store.db import Database
 from monoloop.store.objects import ObjectStore, open_store, redact
 
@@ -50,19 +50,8 @@ class Settings:
     def resolve(cls, root: Path, config: Config, overrides: Overrides) -> Settings:
         db_url = overrides.db_url or config.db.url or default_db_url(root)
         store_url = overrides.store_url or config.store.url
-        actor = overrides.actor or gitutil.config_get("user.email", root) or _os_user()
+        actor = overrides.actor or default_actor(root)
         return cls(root, config, db_url, store_url, actor)
-
-
-def default_db_url(root: Path) -> str:
-    return f"sqlite:///{root / STATE_DIR / 'monoloop.db'}"
-
-
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return f"uid:{os.getuid()}"
 
 
 @dataclass
@@ -115,35 +104,6 @@ def load_settings(root: Path, *, env: Mapping[str, str] | None = None) -> Settin
     config = load_config(root / CONFIG_FILE)
     stamp_valid_config(root, config)
     return Settings.resolve(root, config, Overrides.from_env(env))
-
-
-CONFIG_STAMP = "config.valid.json"
-
-
-def stamp_valid_config(root: Path, config: Config) -> None:
-    """Remember a monoloop.yaml that passed full validation: its hash and its values.
-
-    Fast read-only commands (`data status`) then use the values without importing
-    pydantic or a YAML parser, as long as the file is byte-identical.
-    """
-    import json
-
-    from monoloop.hashing import hash_bytes
-
-    state = root / STATE_DIR
-    if not state.is_dir():
-        return
-    record = json.dumps(
-        {"hash": hash_bytes((root / CONFIG_FILE).read_bytes()), "config": config.model_dump()},
-        sort_keys=True,
-    )
-    stamp = state / CONFIG_STAMP
-    try:
-        if stamp.read_text() == record:
-            return
-    except OSError:
-        pass
-    atomic_write_text(stamp, record)
 
 
 def describe_settings(
@@ -262,6 +222,7 @@ def init_workspace(
         if created or git_initialized:
             with ws.db.write() as conn:
                 ws.record(conn, "workspace.init", config.project, {"created": created})
+    stamp_valid_config(path, config)  # the first fast command then skips validation
     return InitResult(path, created, git_initialized)
 
 

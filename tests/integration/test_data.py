@@ -114,6 +114,42 @@ def test_stat_cache_means_unchanged_files_are_not_reread(ws: Workspace) -> None:
         ctx.close()
 
 
+def test_directory_listing_cache_still_sees_every_change(ws: Workspace) -> None:
+    """A no-op status answers from one digest of the directory listing; anything a stat
+    shows (bytes rewritten with the mtime put back, files added or removed) misses it."""
+    tree = make_tree(ws.root)
+    age(tree)
+    data.add(tree, workspace=ws.root)
+    ctx = DataContext.of(ws)
+
+    def check() -> tuple[str, int]:
+        [found] = raw_status(ctx)
+        return found.state, found.hashed
+
+    try:
+        assert check() == ("unchanged", 0)
+        target = tree / "part1" / "f001.txt"
+        before = target.stat()
+        original = target.read_bytes()
+        target.write_bytes(original.upper())  # same size
+        os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))  # mtime restored
+        assert check() == ("modified", 1)
+        [verbose] = raw_status(ctx, verbose=True)  # the listing is cached by now
+        assert [(f.path, f.change) for f in verbose.files] == [("part1/f001.txt", "modified")]
+        target.write_bytes(original)
+        age(target)
+        assert check() == ("unchanged", 1)
+        assert check() == ("unchanged", 0)
+        (tree / "part0" / "extra.txt").write_text("x\n")
+        assert check()[0] == "modified"
+        (tree / "part0" / "extra.txt").unlink()
+        assert check() == ("unchanged", 0)
+        (tree / "part2" / "f002.txt").unlink()
+        assert check()[0] == "modified"
+    finally:
+        ctx.close()
+
+
 def test_young_files_are_rehashed_not_trusted(ws: Workspace) -> None:
     csv = ws.root / "x.csv"
     csv.write_text("1\n")
@@ -226,6 +262,33 @@ def test_checkout_restores_deleted_files_and_removes_saved_extras(ws: Workspace)
     assert extra.exists()
 
 
+def test_checkout_copies_or_links_whole_files(ws: Workspace) -> None:
+    """Copies are the user's own files (umask applies); --link shares the store's read-only
+    object; either way nothing but the target appears in the directory."""
+    tree = make_tree(ws.root, 4)
+    data.add(tree, workspace=ws.root)
+    target = tree / "part1" / "f001.txt"
+    expected = target.read_bytes()
+    target.unlink()
+    done = data.checkout(workspace=ws.root)
+    assert done.method == "copy" and done.written == ["data/events/part1/f001.txt"]
+    st = target.stat()
+    assert target.read_bytes() == expected and st.st_nlink == 1
+    umask = os.umask(0)
+    os.umask(umask)
+    assert st.st_mode & 0o777 == 0o666 & ~umask
+    target.unlink()
+    assert data.checkout(workspace=ws.root, link=True).method == "link"
+    object_path = ws.objects.object_path(pointer_id_of(ws, "data/events", "part1/f001.txt"))
+    assert os.path.samefile(target, object_path) and target.stat().st_mode & 0o222 == 0
+    assert [p.name for p in target.parent.iterdir()] == ["f001.txt"]
+
+
+def pointer_id_of(ws: Workspace, rel: str, inner: str) -> str:
+    manifest = ws.objects.read_manifest(pointer.read(ws.root / f"{rel}.loop").id)
+    return next(e.id for e in manifest.entries if e.path == inner)
+
+
 def test_open_reads_any_revision(ws: Workspace) -> None:
     tree = make_tree(ws.root, 4)
     data.add(tree, workspace=ws.root)
@@ -304,6 +367,26 @@ def test_garbage_pointer_is_a_clear_error(ws: Workspace) -> None:
     (ws.root / "d.csv.loop").write_text("{{{ not yaml")
     with pytest.raises(pointer.PointerError, match="not valid YAML"):
         data.status(workspace=ws.root)
+
+
+def test_checkout_refuses_a_manifest_that_escapes_its_directory(ws: Workspace) -> None:
+    """A pulled manifest is anyone's: a path with '..' must not write outside the data."""
+    from monoloop.canonical import canonical_json
+
+    content = ws.objects.put_bytes(b"owned\n")
+    manifest = canonical_json(
+        {
+            "format": "monoloop.manifest/1",
+            "entries": [{"path": "../../escape.txt", "size": 6, "id": content}],
+        }
+    )
+    bad = pointer.Pointer(ws.objects.put_bytes(manifest), "dir", 6, 1)
+    (ws.root / "data").mkdir()
+    (ws.root / "data" / "evil.loop").write_text(bad.to_text())
+    with pytest.raises(PathOutsideRoot):
+        data.checkout(workspace=ws.root)
+    assert not (ws.root / "escape.txt").exists()
+    assert not (ws.root / "data" / "evil").exists()
 
 
 def test_gc_keeps_what_runs_refer_to(ws: Workspace) -> None:

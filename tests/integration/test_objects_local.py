@@ -377,3 +377,26 @@ def test_open_store_s3_without_s3fs() -> None:
     ).stdout
     assert "s3://bucket/prefix" in out
     assert "pip install 'monoloop[s3]'" in out
+
+
+def test_present_answers_by_listing_or_by_stat(any_store: AnyStore) -> None:
+    """`present` lists busy fan-out directories and stats sparse ones; same answer either
+    way, for stored ids, absent ids in a directory that exists, and a missing directory."""
+    store = any_store[0]
+    stored = [store.put_bytes(b"obj %d" % i) for i in range(600)]  # ~2 per fan-out dir
+    absent = [hash_bytes(b"absent %d" % i) for i in range(600)]
+    assert store.present([]) == set()
+    assert store.present(stored[:3] + absent[:3]) == set(stored[:3])
+    busy = next(i[3:5] for i in stored)  # pile up ids in one directory: it gets listed
+    same_dir = [i for i in absent if i[3:5] == busy] + [i for i in stored if i[3:5] == busy]
+    extra = [f"b3:{busy}{n:062x}" for n in range(40)]
+    assert store.present(same_dir + extra) == {i for i in same_dir if i in set(stored)}
+    assert store.present(stored + absent) == set(stored)
+    with pytest.raises(InvalidInput):
+        store.present(["b3:nope"])
+
+
+def test_present_in_a_store_never_written_to(tmp_path: Path) -> None:
+    ids = [hash_bytes(b"%d" % i) for i in range(50)]
+    assert LocalStore(tmp_path / "new").present(ids) == set()
+    assert not (tmp_path / "new").exists()

@@ -5,7 +5,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from monoloop.cli.context import JSON_OPTION, CliContext, cli
+from monoloop.cli import data_commands as run
+from monoloop.cli.context import JSON_OPTION, cli
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -19,19 +20,6 @@ app = typer.Typer(
 PATHS = typer.Argument(help="Tracked files or directories (default: all).")
 
 
-def _abs(c: CliContext, paths: list[Path] | None) -> list[Path]:
-    return [c.path(p) for p in paths or []]
-
-
-def _rels(c: CliContext, root: Path, paths: list[Path] | None) -> list[str] | None:
-    from monoloop.data import pointer, tracked
-
-    if not paths:
-        return None
-    rels = [tracked.relative(root, p) for p in _abs(c, paths)]
-    return [r.removesuffix(pointer.SUFFIX) for r in rels]
-
-
 @app.command("add")
 def add(
     ctx: typer.Context,
@@ -39,20 +27,7 @@ def add(
     json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """Store data and write PATH.loop pointer files to commit; PATH goes into .gitignore."""
-    from monoloop.data.track import add as add_paths
-
-    c = cli(ctx, json=json)
-    with c.workspace() as ws, c.output.progress(None, "storing") as advance:
-        results = add_paths(ws, _abs(c, paths), progress=advance)
-    for r in results:
-        if r.changed:
-            c.output.info(f"added {r.path}: {r.files} file(s), {r.size:,} bytes -> {r.pointer}")
-        else:
-            c.output.info(f"{r.path} is unchanged: nothing to do")
-    if any(r.changed for r in results):
-        pointers = " ".join(r.pointer for r in results if r.changed)
-        c.output.info(f"to record it in Git: git add {pointers} .gitignore")
-    c.output.result([r.to_dict() for r in results])
+    run.add(cli(ctx, json=json), paths)
 
 
 @app.command("status")
@@ -68,35 +43,7 @@ def status(
     json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """Show which tracked data is modified, missing, unchanged or not pushed."""
-    from monoloop.data.context import DataContext
-    from monoloop.data.state import status as data_status
-
-    c = cli(ctx, json=json)
-    dctx = DataContext.light(c.cwd)
-    try:
-        found = data_status(dctx, _rels(c, dctx.root, paths), verbose=verbose, remote=remote)
-    finally:
-        dctx.close()
-
-    if c.output.json:
-        c.output.result([s.to_dict() for s in found])
-        return
-    # Plain lines, not rich: this command is on the fast path (see docs/data.md).
-    lines: list[tuple[str, str | None]] = []
-    if not found:
-        lines.append(("no tracked data (track some with `monoloop data add PATH`)", None))
-    colors = {"unchanged": "green", "modified": "yellow", "missing": "red"}
-    for item in found:
-        notes = []
-        if item.pushed is False:
-            notes.append("not pushed")
-        if not item.in_store:
-            notes.append("not in local store")
-        extra = f"  ({', '.join(notes)})" if notes else ""
-        lines.append((f"{item.state:>9}  {item.path}{extra}", colors[item.state]))
-        for change in item.files:
-            lines.append((f"           {change.change:>8}: {item.path}/{change.path}", "dim"))
-    c.output.lines(lines)
+    run.status(cli(ctx, json=json), paths, verbose=verbose, remote=remote)
 
 
 @app.command("diff")
@@ -149,21 +96,7 @@ def push(
     json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """Upload the objects tracked data needs to a remote; only what it lacks, in parallel."""
-    from monoloop.data import service
-
-    c = cli(ctx, json=json)
-    with c.workspace() as ws, c.output.progress(None, "pushing") as advance:
-        result = service.push(ws, _rels(c, ws.root, paths), remote=remote, progress=advance)
-    c.output.info(
-        f"pushed {result.transferred} object(s) to {result.remote}; "
-        f"{result.already_there} already there"
-    )
-    if result.missing:
-        c.output.warn(
-            f"{len(result.missing)} object(s) are not in the local store and were not pushed "
-            "(pull them from where they were added)"
-        )
-    c.output.result(result.to_dict())
+    run.push(cli(ctx, json=json), paths, remote=remote)
 
 
 @app.command("pull")
@@ -180,24 +113,7 @@ def pull(
     json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """Download the objects tracked data needs (verified), then check the data out."""
-    from monoloop.data import service
-
-    c = cli(ctx, json=json)
-    with c.workspace() as ws, c.output.progress(None, "pulling") as advance:
-        result, done = service.pull(
-            ws,
-            _rels(c, ws.root, paths),
-            remote=remote,
-            checkout=not no_checkout,
-            force=force,
-            progress=advance,
-        )
-    c.output.info(f"fetched {result.transferred} object(s) from {result.remote}")
-    if result.missing:
-        c.output.warn(f"{len(result.missing)} object(s) are on neither side: push them first")
-    if done is not None:
-        c.output.info(f"checked out {len(done.written)} file(s)")
-    c.output.result({**result.to_dict(), "checkout": done.to_dict() if done else None})
+    run.pull(cli(ctx, json=json), paths, remote=remote, no_checkout=no_checkout, force=force)
 
 
 @app.command("checkout")
@@ -217,18 +133,7 @@ def checkout(
     json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """Make the working tree match the pointer files; refuses to discard unsaved changes."""
-    from monoloop.data import service
-
-    c = cli(ctx, json=json)
-    with c.workspace() as ws, c.output.progress(None, "checking out") as advance:
-        done = service.checkout(
-            ws, _rels(c, ws.root, paths), rev=rev, force=force, link=link, progress=advance
-        )
-    c.output.info(
-        f"wrote {len(done.written)} file(s) ({done.method}), removed {len(done.removed)}, "
-        f"{done.unchanged} already up to date"
-    )
-    c.output.result(done.to_dict())
+    run.checkout(cli(ctx, json=json), paths, rev=rev, force=force, link=link)
 
 
 @app.command("gc")

@@ -1,101 +1,35 @@
-"""The `monoloop` command: options shared by every command, and the one place errors are shown."""
+"""The `monoloop` entry point, and the one place errors are shown.
+
+Kept light: it imports typer and the command groups (cli/app.py) only for commands the
+fast path (cli/fast.py) does not take, so `monoloop data status` starts in a few
+hundredths of a second.
+"""
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-from typing import Annotated
+from typing import Any
 
-import typer
-
-from monoloop import __version__
-from monoloop.cli import (
-    audit,
-    ci,
-    config,
-    data,
-    demo,
-    init,
-    models,
-    runs,
-    store,
-    sweep,
-    tokens,
-    validate,
-)
-from monoloop.cli import check as check_cmd
-from monoloop.cli import controller as controller_cmd
-from monoloop.cli import monitor as monitor_cmd
-from monoloop.cli import predict as predict_cmd
-from monoloop.cli import run as run_cmd
-from monoloop.cli import serve as serve_cmd
-from monoloop.cli import server as server_cmd
-from monoloop.cli.context import CliContext
+from monoloop.cli import fast
 from monoloop.cli.output import Output
 from monoloop.errors import MonoloopError
 
-app = typer.Typer(
-    name="monoloop",
-    help="One loop for code, data and models, with Git as the single source of truth.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
 
+def run(argv: list[str] | None = None, *, fast_path: bool = True) -> int:
+    """Run the CLI and return its exit code; every error is rendered here and only here.
 
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"monoloop {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def root(
-    ctx: typer.Context,
-    directory: Annotated[
-        Path | None,
-        typer.Option("-C", "--directory", help="Run as if started in this directory."),
-    ] = None,
-    quiet: Annotated[
-        bool, typer.Option("-q", "--quiet", help="Print results only: no status, no progress.")
-    ] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
-    version: Annotated[
-        bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
-    ] = False,
-) -> None:
-    ctx.obj = CliContext(cwd=directory or Path.cwd(), output=Output(quiet=quiet, debug=debug))
-
-
-app.command("init")(init.init)
-app.add_typer(config.app, name="config")
-app.add_typer(data.app, name="data")
-app.add_typer(store.app, name="store")
-app.add_typer(validate.app, name="validate")
-app.add_typer(audit.app, name="audit")
-app.add_typer(runs.app, name="runs")
-app.command("run")(run_cmd.run)
-app.command("sweep")(sweep.sweep)
-app.add_typer(models.app, name="models")
-app.command("check")(check_cmd.check)
-app.add_typer(ci.app, name="ci")
-app.command("demo")(demo.demo)
-app.add_typer(monitor_cmd.app, name="monitor")
-app.command("controller")(controller_cmd.controller)
-app.command("server")(server_cmd.server)
-app.add_typer(tokens.app, name="tokens")
-app.command("serve")(serve_cmd.serve)
-app.command("predict")(predict_cmd.predict)
-
-
-def run(argv: list[str] | None = None) -> int:
-    """Run the CLI and return its exit code; every error is rendered here and only here."""
+    fast_path=False sends every command through typer (the tests compare both ways).
+    """
     args = _hoist_global_flags(sys.argv[1:] if argv is None else argv)
     output = Output(debug="--debug" in args, json="--json" in args)
     try:
-        result = app(args=args, prog_name="monoloop", standalone_mode=False)
+        command = fast.parse(args) if fast_path else None
+        if command is not None:
+            command()
+            return 0
+        from monoloop.cli.app import invoke
+
+        return invoke(args, output)
     except MonoloopError as error:
         if output.debug:
             import traceback
@@ -103,17 +37,7 @@ def run(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         output.error(error)
         return error.exit_code
-    except typer.Exit as stop:
-        return stop.exit_code
-    except typer.TyperException as usage:
-        # Usage errors (bad option, missing argument) know how to show themselves.
-        show = getattr(usage, "show", None)
-        if callable(show):
-            show()
-        else:
-            output.err.print(f"error: {usage.format_message()}", highlight=False, markup=False)
-        return usage.exit_code
-    except (typer.Abort, KeyboardInterrupt):
+    except KeyboardInterrupt:
         output.err.print("aborted", highlight=False)
         return 130
     except Exception as bug:
@@ -128,7 +52,6 @@ def run(argv: list[str] | None = None) -> int:
             )
         )
         return 1
-    return result if isinstance(result, int) else 0
 
 
 _GLOBAL_FLAGS = ("-q", "--quiet", "--debug")
@@ -144,6 +67,15 @@ def _hoist_global_flags(args: list[str]) -> list[str]:
 
 def main() -> None:
     sys.exit(run())
+
+
+def __getattr__(name: str) -> Any:
+    # The typer app and its root callback, for code that mounts commands on them.
+    if name in ("app", "root"):
+        from monoloop.cli import app
+
+        return getattr(app, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 if __name__ == "__main__":

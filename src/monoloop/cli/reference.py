@@ -23,7 +23,7 @@ by hand. Every command also takes `--help`. Options of the `monoloop` command it
 def render() -> str:
     import typer
 
-    from monoloop.cli.main import app
+    from monoloop.cli.app import app
 
     root = typer.main.get_command(app)
     parts = [HEADER]

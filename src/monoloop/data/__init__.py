@@ -44,7 +44,7 @@ def _workspace(workspace: PathLike | None) -> Iterator[Workspace]:
 
 @contextlib.contextmanager
 def _context(workspace: PathLike | None) -> Iterator[DataContext]:
-    """The DB-free context for read-only operations."""
+    """The light context (no pydantic, no SQLAlchemy unless the ledger needs them)."""
     from monoloop.data.context import DataContext
 
     ctx = DataContext.light(Path(workspace or Path.cwd()))
@@ -74,8 +74,8 @@ def add(*paths: PathLike, workspace: PathLike | None = None) -> list[Added]:
     """Track files or directories: store them and write PATH.loop pointer files."""
     from monoloop.data.track import add as add_paths
 
-    with _workspace(workspace) as ws:
-        return add_paths(ws, [_path(p, workspace) for p in paths])
+    with _context(workspace) as ctx:
+        return add_paths(ctx, [_path(p, workspace) for p in paths])
 
 
 def status(
@@ -104,8 +104,8 @@ def push(
     """Copy the objects tracked data needs to a remote; only what the remote lacks."""
     from monoloop.data import service
 
-    with _workspace(workspace) as ws:
-        return service.push(ws, _rels(ws.root, paths, workspace), remote=remote)
+    with _context(workspace) as ctx:
+        return service.push(ctx, _rels(ctx.root, paths, workspace), remote=remote)
 
 
 def pull(
@@ -118,9 +118,9 @@ def pull(
     """Fetch the objects tracked data needs, then (by default) check the data out."""
     from monoloop.data import service
 
-    with _workspace(workspace) as ws:
+    with _context(workspace) as ctx:
         result, _ = service.pull(
-            ws, _rels(ws.root, paths, workspace), remote=remote, checkout=checkout, force=force
+            ctx, _rels(ctx.root, paths, workspace), remote=remote, checkout=checkout, force=force
         )
         return result
 
@@ -135,9 +135,9 @@ def checkout(
     """Make the working tree match the pointer files (or those at `rev`)."""
     from monoloop.data import service
 
-    with _workspace(workspace) as ws:
+    with _context(workspace) as ctx:
         return service.checkout(
-            ws, _rels(ws.root, paths, workspace), rev=rev, force=force, link=link
+            ctx, _rels(ctx.root, paths, workspace), rev=rev, force=force, link=link
         )
 
 

@@ -1,21 +1,26 @@
-"""What the data commands need from a workspace, loadable without the metadata DB.
+"""What the data commands need from a workspace, loadable without pydantic or SQLAlchemy.
 
-`data status` must answer in a fraction of a second, so it cannot afford to import
-pydantic and SQLAlchemy. `DataContext.light()` reads monoloop.yaml with a plain
-YAML parser when the file is byte-identical to one that already passed full
-validation (`workspace.stamp_valid_config`); otherwise it validates fully first.
+`data status` must answer in a fraction of a second and `data add` of 10,000 files in
+one, so neither can afford the 0.4 s of importing pydantic (the config models) and
+SQLAlchemy. `DataContext.light()` takes the configuration's values from the record
+written when monoloop.yaml last passed full validation, as long as the file is
+byte-identical (`config.stamp_valid_config`); otherwise it validates fully first.
+Audit events go through `record`: with the stdlib sqlite3 driver when the metadata DB
+is a local SQLite file at the current schema (`audit.light`), else through a Workspace.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from monoloop.audit import light as light_ledger
 from monoloop.data.statcache import StatCache
 from monoloop.errors import ConfigError
+from monoloop.identity import default_actor
 from monoloop.root import CONFIG_FILE, STATE_DIR, find_root
 from monoloop.store.objects import ObjectStore, open_store
 
@@ -30,6 +35,9 @@ class Remote:
     options: dict[str, Any] = field(default_factory=dict)
 
 
+Event = tuple[str, str, dict[str, Any]]  # kind, subject, payload
+
+
 @dataclass
 class DataContext:
     root: Path
@@ -37,6 +45,9 @@ class DataContext:
     remotes: dict[str, Remote]
     default_remote: str | None
     cache: StatCache
+    db_url: str = ""
+    env: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    workspace: Workspace | None = None  # when opened from one: its DB and actor record events
 
     @property
     def state_dir(self) -> Path:
@@ -49,7 +60,15 @@ class DataContext:
             name: Remote(name, config.remote(name).url, dict(config.remote(name).options))
             for name in config.remotes
         }
-        return cls(ws.root, ws.objects, remotes, config.default_remote, StatCache(ws.state_dir))
+        return cls(
+            ws.root,
+            ws.objects,
+            remotes,
+            config.default_remote,
+            StatCache(ws.state_dir),
+            ws.settings.db_url,
+            workspace=ws,
+        )
 
     @classmethod
     def light(cls, start: Path, *, env: Mapping[str, str] | None = None) -> DataContext:
@@ -67,7 +86,31 @@ class DataContext:
                 remotes[name] = Remote(name, spec)
             else:
                 remotes[name] = Remote(name, spec["url"], dict(spec.get("options") or {}))
-        return cls(root, objects, remotes, raw.get("default_remote"), StatCache(root / STATE_DIR))
+        db_url = light_ledger.url_for(root, (raw.get("db") or {}).get("url"), env)
+        return cls(
+            root,
+            objects,
+            remotes,
+            raw.get("default_remote"),
+            StatCache(root / STATE_DIR),
+            db_url,
+            env,
+        )
+
+    def record(self, events: Sequence[Event]) -> None:
+        """Append audit events (kind, subject, payload) in one transaction."""
+        if not events:
+            return
+        if self.workspace is None:
+            actor = self.env.get("MONOLOOP_ACTOR") or default_actor(self.root)
+            if light_ledger.append(self.db_url, actor=actor, items=events):
+                return
+            from monoloop.workspace import open_workspace
+
+            with open_workspace(self.root, env=self.env) as ws:
+                _record(ws, events)
+            return
+        _record(self.workspace, events)
 
     def remote(self, name: str | None) -> Remote:
         chosen = name or self.default_remote
@@ -93,6 +136,12 @@ class DataContext:
         self.cache.close()
 
 
+def _record(ws: Workspace, events: Sequence[Event]) -> None:
+    with ws.db.write() as conn:
+        for kind, subject, payload in events:
+            ws.record(conn, kind, subject, payload)
+
+
 def validated_config_values(root: Path, env: Mapping[str, str]) -> dict[str, Any]:
     """The config's values, from the validity stamp when monoloop.yaml is unchanged."""
     import json
@@ -108,9 +157,11 @@ def validated_config_values(root: Path, env: Mapping[str, str]) -> dict[str, Any
         except (OSError, ValueError):
             pass
         if attempt == 0:
-            from monoloop.workspace import load_settings
+            # Validates (a ConfigError names the problem) and stamps; pydantic, no SQLAlchemy.
+            from monoloop.config import Overrides, load_config, stamp_valid_config
 
-            load_settings(root, env=env)  # validates (ConfigError naming the problem), stamps
+            Overrides.from_env(env)
+            stamp_valid_config(root, load_config(root / CONFIG_FILE))
     raise ConfigError(
         f"cannot record the validated configuration in {root / STATE_DIR}",
         hint="run `monoloop init` to create the workspace's state directory",

@@ -11,22 +11,28 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import itertools
 import os
-import shutil
-import tempfile
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from monoloop.data import pointer, scan, tracked
 from monoloop.data.context import DataContext
 from monoloop.data.history import pointers_at, pointers_in_worktree
 from monoloop.data.statcache import Stat
 from monoloop.errors import Conflict, NotFound
-from monoloop.fsutil import umask
+from monoloop.store.fsio import (
+    COPY_CHUNK,
+    OPEN_NEW,
+    OPEN_READ,
+    SMALL_FILE,
+    WORKERS,
+    Heavy,
+    run_split,
+)
 from monoloop.store.local import LocalStore
+from monoloop.store.objects import checked_targets
 
 Progress = Callable[[int], None]
 FICLONE = 0x40049409  # linux/fs.h: share the source's blocks (btrfs, xfs, ...)
@@ -110,9 +116,13 @@ def _plan_path(
         return []
     wanted: dict[str, str]
     if ptr.kind == "dir":
-        entries = ctx.objects.read_manifest(ptr.id).entries
-        wanted = {f"{rel}/{e.path}": e.id for e in entries}
-        plan.missing.extend(e.id for e in entries if not ctx.objects.exists(e.id))
+        manifest = ctx.objects.read_manifest(ptr.id)
+        # A manifest may come from anyone who can push: no entry may land outside `rel`.
+        checked_targets(manifest, target)
+        wanted = {f"{rel}/{e.path}": e.id for e in manifest.entries}
+        ids = [e.id for e in manifest.entries]
+        stored = ctx.objects.present(ids)
+        plan.missing.extend(i for i in ids if i not in stored)
     else:
         wanted = {rel: ptr.id}
     current: dict[str, str] = {}
@@ -147,70 +157,112 @@ def _plan_path(
 
 
 def _write_all(
-    ctx: DataContext, writes: list[tuple[str, str]], *, link: bool, progress: Progress | None
+    ctx: DataContext,
+    writes: list[tuple[str, str]],
+    *,
+    link: bool,
+    progress: Progress | None,
 ) -> str:
     if not writes:
         return "none"
-    methods: set[str] = set()
-
-    def one(item: tuple[str, str]) -> None:
-        cid, rel = item
-        methods.add(_materialize(ctx, cid, ctx.root / rel, link=link))
-        if progress is not None:
-            progress(1)
-
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(one, writes))
-    return "+".join(sorted(methods))
-
-
-def _materialize(ctx: DataContext, cid: str, target: Path, *, link: bool) -> str:
-    """Write one file atomically: reflink, else hardlink (only if asked), else copy."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    targets = [(cid, str(ctx.root / rel)) for cid, rel in writes]
     if not isinstance(ctx.objects, LocalStore):
-        ctx.objects.get_file(cid, target)
+        ctx.objects.get_files(targets, progress=progress)
         return "download"
-    source = ctx.objects.object_path(cid)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    method = "copy"
-    try:
-        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+    for parent in sorted({os.path.dirname(target) for _, target in targets}):
+        os.makedirs(parent, exist_ok=True)
+    writer = _Writer(ctx.objects, link=link)
+
+    def light(i: int) -> Heavy | None:
+        return writer.write(*targets[i])
+
+    run_split(len(targets), light, progress, WORKERS)
+    return "+".join(sorted(writer.methods))
+
+
+class _Writer:
+    """Writes working-tree files from the local store, each atomically (temp + rename):
+    reflink, else hardlink (only if asked), else an in-kernel copy. Small files are done on
+    the calling thread; large ones are handed back to run on a pool."""
+
+    def __init__(self, store: LocalStore, *, link: bool) -> None:
+        self.store = store
+        self.link = link
+        self.reflink = True  # until the file system says it cannot
+        self.methods: set[str] = set()
+        self._token = os.urandom(4).hex()
+        self._serial = itertools.count()
+
+    def write(self, cid: str, target: str) -> Heavy | None:
+        source = self.store.path_of(cid)
+        try:
+            src = os.open(source, OPEN_READ)
+        except FileNotFoundError:
+            raise NotFound(
+                f"object {cid} is not in the local store", hint="fetch it with `monoloop data pull`"
+            ) from None
+        size = os.fstat(src).st_size
+        if size >= SMALL_FILE:
+            os.close(src)
+            return lambda: self._write_closing(os.open(source, OPEN_READ), source, target, size)
+        self._write_closing(src, source, target, size)
+        return None
+
+    def _write_closing(self, src: int, source: str, target: str, size: int) -> None:
+        head, name = os.path.split(target)
+        tmp = f"{head}/.{name}.{self._token}{next(self._serial)}.monoloop-tmp"
+        try:
+            if self.link and not self.reflink:
+                method = "link"
+                os.link(source, tmp)
+            else:
+                fd = os.open(tmp, OPEN_NEW, 0o666)  # the umask applies, as for any new file
+                try:
+                    method = self._fill(src, fd, size)
+                finally:
+                    os.close(fd)
+                if method == "link":
+                    os.unlink(tmp)
+                    os.link(source, tmp)
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        finally:
+            os.close(src)
+        self.methods.add(method)
+
+    def _fill(self, src: int, fd: int, size: int) -> str:
+        if self.reflink:
             try:
-                fcntl.ioctl(out.fileno(), FICLONE, src.fileno())
-                method = "reflink"
+                fcntl.ioctl(fd, FICLONE, src)
+                return "reflink"
             except OSError as exc:
                 if exc.errno not in (errno.EOPNOTSUPP, errno.EXDEV, errno.EINVAL, errno.ENOTTY):
                     raise
-                if link:
-                    method = "link"
-                else:
-                    _copy(src, out)
-        if method == "link":
-            os.unlink(tmp)
-            os.link(source, tmp)
-        else:
-            os.chmod(tmp, 0o666 & ~umask())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return method
+                self.reflink = False
+        if self.link:
+            return "link"
+        _copy(src, fd, size)
+        return "copy"
 
 
-def _copy(src: BinaryIO, out: BinaryIO) -> None:
-    """In-kernel copy where the kernel can, else through a buffer."""
-    size = os.fstat(src.fileno()).st_size
+def _copy(src: int, out: int, size: int) -> None:
+    """In-kernel copy where the kernel can, else through a buffer; in chunks, so that a
+    large file is not one uninterruptible system call (Ctrl-C waits for the chunk)."""
     done = 0
     try:
         while done < size:
-            sent = os.copy_file_range(src.fileno(), out.fileno(), size - done)
+            sent = os.copy_file_range(src, out, min(COPY_CHUNK, size - done))
             if sent == 0:
                 break
             done += sent
     except OSError as exc:
         if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
             raise
-        src.seek(done)
-        out.seek(done)
-        shutil.copyfileobj(src, out, 1 << 20)
+        while chunk := os.pread(src, COPY_CHUNK, done):
+            view = memoryview(chunk)
+            while view:
+                written = os.pwrite(out, view, done)
+                view, done = view[written:], done + written

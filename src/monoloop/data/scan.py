@@ -9,10 +9,10 @@ to a `Hasher`: plain hashing for `status`, hash-and-store for `add`.
 
 from __future__ import annotations
 
+import marshal
 import os
 import stat as stat_mod
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +44,8 @@ class Scan:
 def hash_only(paths: Sequence[str]) -> list[str]:
     if len(paths) < 8:
         return [hash_file(p) for p in paths]
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool:
         return list(pool.map(hash_file, paths, chunksize=64))
 
@@ -58,25 +60,30 @@ def lstat(path: Path) -> os.stat_result:
 
 
 def walk(directory: Path) -> list[File]:
-    """Regular files below `directory`, sorted by relative POSIX path; links are refused.
+    """Regular files below `directory`, in directory order; links are refused.
 
-    A link could point outside the workspace (or into a loop); storing its target would
-    silently copy data from elsewhere, so the user must replace it with a real file.
+    Directory order is what the file system returns, the same from one walk of an
+    unchanged tree to the next, so listing digests compare; manifests sort their entries
+    themselves. (Sorting 100,000 paths took a fifth of a no-op status.) A link could point
+    outside the workspace (or into a loop); storing its target would silently copy data
+    from elsewhere, so the user must replace it with a real file.
     """
     found: list[File] = []
+    add = found.append
     pending = [("", os.fspath(directory))]
-    is_reg, is_dir = stat_mod.S_ISREG, stat_mod.S_ISDIR
+    kind_of, regular, folder = stat_mod.S_IFMT, stat_mod.S_IFREG, stat_mod.S_IFDIR
     while pending:
         prefix, where = pending.pop()
         try:
             entries = list(os.scandir(where))
         except OSError as exc:
             raise InvalidInput(f"cannot list {where}: {exc.strerror}") from None
+        # The loop body runs once per file (100,000 for a large tree): kept to the minimum.
         for entry in entries:
             st = entry.stat(follow_symlinks=False)
-            mode = st.st_mode
-            if is_reg(mode):
-                found.append(
+            kind = kind_of(st.st_mode)
+            if kind == regular:
+                add(
                     (
                         prefix + entry.name,
                         entry.path,
@@ -86,9 +93,9 @@ def walk(directory: Path) -> list[File]:
                         st.st_ino,
                     )
                 )
-            elif is_dir(mode):
+            elif kind == folder:
                 pending.append((prefix + entry.name + "/", entry.path))
-            elif stat_mod.S_ISLNK(mode):
+            elif kind == stat_mod.S_IFLNK:
                 raise InvalidInput(
                     f"{entry.path} is a symbolic link: tracked data must be real files",
                     hint="replace the link with a copy of its target, or move it out of the "
@@ -99,7 +106,6 @@ def walk(directory: Path) -> list[File]:
                     f"{entry.path} is not a regular file",
                     hint="remove sockets, pipes and devices from tracked directories",
                 )
-    found.sort()
     return found
 
 
@@ -120,10 +126,14 @@ def files_of(path: Path) -> tuple[str, list[File]]:
 
 
 def listing_digest(files: list[File]) -> str:
-    """One hash of every path and stat in a directory: equal means nothing changed."""
-    hasher = blake3.blake3()
-    hasher.update("\n".join(f"{f[0]}\0{f[2]}\0{f[3]}\0{f[4]}\0{f[5]}" for f in files).encode())
-    return hasher.hexdigest()
+    """One hash of every path and stat in a directory: equal means nothing changed.
+
+    marshal serializes the whole list in C, several times faster than formatting each file
+    (this is most of a no-op `data status` after the walk itself). Version 2 writes no
+    back-references, so equal lists always give equal bytes; and file names that are not
+    valid UTF-8 pass through.
+    """
+    return blake3.blake3(marshal.dumps(files, 2)).hexdigest()
 
 
 def scan(
@@ -133,9 +143,13 @@ def scan(
     *,
     hasher: Hasher = hash_only,
     need_manifest: bool = False,
+    walked: tuple[str, list[File]] | None = None,
 ) -> Scan:
-    """Scan `path` (workspace-relative `rel`). The caller saves `fresh`/`listing` to the cache."""
-    kind, files = files_of(path)
+    """Scan `path` (workspace-relative `rel`). The caller saves `fresh`/`listing` to the cache.
+
+    `walked` is what files_of(path) returned, when the caller has just walked it.
+    """
+    kind, files = walked if walked is not None else files_of(path)
     size = sum(f[2] for f in files)
     digest = None
     if kind == "dir":

@@ -1,18 +1,23 @@
 """Data operations that change shared state, each recorded in the audit ledger.
 
-`status`, `diff` and `open` only read, and run on a `DataContext` without the DB.
+They run on a `DataContext` (no pydantic, no SQLAlchemy unless the ledger needs them);
+`status`, `diff` and `open` only read. `gc` takes a Workspace: what the other
+capabilities' records reference lives in the metadata DB.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from monoloop.data import cleanup as gc_mod
 from monoloop.data import materialize as checkout_mod
 from monoloop.data import sync
 from monoloop.data.context import DataContext
-from monoloop.workspace import Workspace
+
+if TYPE_CHECKING:
+    from monoloop.workspace import Workspace
 
 Progress = Callable[[int], None]
 
@@ -27,22 +32,20 @@ def context(ws: Workspace) -> Iterator[DataContext]:
 
 
 def push(
-    ws: Workspace,
+    ctx: DataContext,
     rels: list[str] | None = None,
     *,
     remote: str | None = None,
     progress: Progress | None = None,
 ) -> sync.SyncResult:
-    with context(ws) as ctx:
-        result = sync.push(ctx, rels, remote=remote, progress=progress)
+    result = sync.push(ctx, rels, remote=remote, progress=progress)
     if result.transferred:
-        with ws.db.write() as conn:
-            ws.record(conn, "data.push", result.remote, _summary(result))
+        ctx.record([("data.push", result.remote, _summary(result))])
     return result
 
 
 def pull(
-    ws: Workspace,
+    ctx: DataContext,
     rels: list[str] | None = None,
     *,
     remote: str | None = None,
@@ -50,17 +53,15 @@ def pull(
     force: bool = False,
     progress: Progress | None = None,
 ) -> tuple[sync.SyncResult, checkout_mod.CheckoutResult | None]:
-    with context(ws) as ctx:
-        result = sync.pull(ctx, rels, remote=remote, progress=progress)
-        if result.transferred:
-            with ws.db.write() as conn:
-                ws.record(conn, "data.pull", result.remote, _summary(result))
-        done = checkout_mod.checkout(ctx, rels, force=force) if checkout else None
+    result = sync.pull(ctx, rels, remote=remote, progress=progress)
+    if result.transferred:
+        ctx.record([("data.pull", result.remote, _summary(result))])
+    done = checkout_mod.checkout(ctx, rels, force=force) if checkout else None
     return result, done
 
 
 def checkout(
-    ws: Workspace,
+    ctx: DataContext,
     rels: list[str] | None = None,
     *,
     rev: str | None = None,
@@ -68,8 +69,7 @@ def checkout(
     link: bool = False,
     progress: Progress | None = None,
 ) -> checkout_mod.CheckoutResult:
-    with context(ws) as ctx:
-        return checkout_mod.checkout(ctx, rels, rev=rev, force=force, link=link, progress=progress)
+    return checkout_mod.checkout(ctx, rels, rev=rev, force=force, link=link, progress=progress)
 
 
 def gc(

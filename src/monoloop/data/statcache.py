@@ -17,6 +17,7 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from monoloop.data import localdb
 
@@ -40,8 +41,9 @@ CREATE TABLE IF NOT EXISTS stat (
 """
 
 
-@dataclass(frozen=True, slots=True)
-class Stat:
+class Stat(NamedTuple):
+    """What a stat says about a file's content; a tuple, as tens of thousands are made."""
+
     size: int
     mtime_ns: int
     ctime_ns: int
@@ -89,7 +91,7 @@ class StatCache:
             " WHERE path = ? OR (path >= ? AND path < ?)",
             (prefix, prefix + "/", prefix + "0"),  # '0' sorts right after '/'
         )
-        return {row[0]: (Stat(row[1], row[2], row[3], row[4]), row[5]) for row in rows}
+        return {row[0]: (Stat._make(row[1:5]), row[5]) for row in rows}
 
     def get(self, path: str) -> tuple[Stat, str] | None:
         row = (

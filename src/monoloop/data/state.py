@@ -6,6 +6,7 @@ reads no file that did not change.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,28 +66,46 @@ def status(
     results = []
     fresh_all: list[tuple[str, Stat, str]] = []
     listings: list[DirEntry] = []
-    clock = ctx.cache.clock()
-    for ptr_rel in pointers:
-        rel = ptr_rel[: -len(pointer.SUFFIX)]
-        ptr = pointer.read(ctx.root / ptr_rel, source=ptr_rel)
-        in_store = ctx.objects.exists(ptr.id)
-        pushed = index.has(ptr.id) if index is not None else None
-        data = ctx.root / rel
-        if not data.exists():
-            results.append(PathStatus(rel, "missing", ptr.id, None, in_store, pushed))
-            continue
-        found = scan.scan(data, rel, ctx.cache)
-        fresh_all.extend(found.fresh)
-        if found.listing is not None:
-            listings.append(found.listing)
-        state = "unchanged" if found.id == ptr.id else "modified"
-        item = PathStatus(rel, state, ptr.id, found.id, in_store, pushed, found.hashed)
-        if verbose and state == "modified" and found.manifest is not None:
-            item.files = _file_changes(ctx, ptr.id, found.manifest)
-        results.append(item)
-    ctx.cache.put(fresh_all, clock_ns=clock)
-    for listing in listings:
-        ctx.cache.put_directory(listing, clock_ns=clock)
+    # The clock is read only when something is hashed (before it, as the cache requires)
+    # or remembered: a no-op status writes nothing at all.
+    clock: list[int] = []
+
+    def hasher(paths: Sequence[str]) -> list[str]:
+        if not clock:
+            clock.append(ctx.cache.clock())
+        return scan.hash_only(paths)
+
+    try:
+        for ptr_rel in pointers:
+            rel = ptr_rel[: -len(pointer.SUFFIX)]
+            ptr = pointer.read(ctx.root / ptr_rel, source=ptr_rel)
+            in_store = ctx.objects.exists(ptr.id)
+            pushed = index.has(ptr.id) if index is not None else None
+            data = ctx.root / rel
+            if not data.exists():
+                results.append(PathStatus(rel, "missing", ptr.id, None, in_store, pushed))
+                continue
+            found = scan.scan(data, rel, ctx.cache, hasher=hasher)
+            if verbose and found.id != ptr.id and found.kind == "dir" and found.manifest is None:
+                # The listing cache gave the id alone; listing the changed files needs ids.
+                found = scan.scan(data, rel, ctx.cache, hasher=hasher, need_manifest=True)
+            fresh_all.extend(found.fresh)
+            if found.listing is not None:
+                listings.append(found.listing)
+            state = "unchanged" if found.id == ptr.id else "modified"
+            item = PathStatus(rel, state, ptr.id, found.id, in_store, pushed, found.hashed)
+            if verbose and state == "modified" and found.manifest is not None:
+                item.files = _file_changes(ctx, ptr.id, found.manifest)
+            results.append(item)
+    finally:
+        if index is not None:
+            index.close()
+    if fresh_all or listings:
+        if not clock:
+            clock.append(ctx.cache.clock())
+        ctx.cache.put(fresh_all, clock_ns=clock[0])
+        for listing in listings:
+            ctx.cache.put_directory(listing, clock_ns=clock[0])
     return results
 
 

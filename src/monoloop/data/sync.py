@@ -61,25 +61,29 @@ def push(
     result = SyncResult(target.name, target.url)
     data_ids: list[str] = []
     manifest_ids: list[str] = []
+    file_ids: list[str] = []
+    sizes: dict[str, int] = {}
     for rel, ptr in _selected(ctx, rels).items():
         result.paths.append(rel)
-        if ptr.kind == "dir":
-            if not ctx.objects.exists(ptr.id):
-                result.missing.append(ptr.id)
-                continue
-            entries = [e.id for e in ctx.objects.read_manifest(ptr.id).entries]
-            lacking = [i for i in entries if not ctx.objects.exists(i)]
+        if ptr.kind == "file":
+            file_ids.append(ptr.id)
+            sizes[ptr.id] = ptr.size
+        elif not ctx.objects.exists(ptr.id):
+            result.missing.append(ptr.id)
+        else:
+            entries = ctx.objects.read_manifest(ptr.id).entries
+            sizes.update((e.id, e.size) for e in entries)
+            ids = [e.id for e in entries]
+            lacking = set(ids) - ctx.objects.present(ids)
+            data_ids.extend(i for i in ids if i not in lacking)
             if lacking:
                 # Never push a manifest whose data is not all there.
-                result.missing.extend(lacking)
-                data_ids.extend(i for i in entries if i not in set(lacking))
-                continue
-            data_ids.extend(entries)
-            manifest_ids.append(ptr.id)
-        elif ctx.objects.exists(ptr.id):
-            data_ids.append(ptr.id)
-        else:
-            result.missing.append(ptr.id)
+                result.missing.extend(sorted(lacking))
+            else:
+                manifest_ids.append(ptr.id)
+    stored_files = ctx.objects.present(file_ids)
+    result.missing.extend(i for i in file_ids if i not in stored_files)
+    data_ids.extend(i for i in file_ids if i in stored_files)
     wanted = ordered(data_ids, manifest_ids)
     index = RemoteIndex(ctx.state_dir, target.url)
     try:
@@ -89,7 +93,12 @@ def push(
         todo = [i for i in unknown if i not in there]
         result.already_there = len(wanted) - len(todo)
         copy_objects(
-            ctx.objects, dst, todo, what=f"remote {target.name!r} ({target.url})", progress=progress
+            ctx.objects,
+            dst,
+            todo,
+            what=f"remote {target.name!r} ({target.url})",
+            sizes=sizes,
+            progress=progress,
         )
         result.transferred = len(todo)
         index.record(wanted)
@@ -110,26 +119,28 @@ def pull(
     result = SyncResult(source.name, source.url)
     selected = _selected(ctx, rels)
     manifests = [p.id for p in selected.values() if p.kind == "dir"]
-    files = [p.id for p in selected.values() if p.kind == "file"]
+    sizes = {p.id: p.size for p in selected.values() if p.kind == "file"}
     result.paths = sorted(selected)
     where = f"the local store ({ctx.objects.url})"
-    lacking_manifests = [i for i in manifests if not ctx.objects.exists(i)]
+    have_manifests = ctx.objects.present(manifests)
+    lacking_manifests = [i for i in manifests if i not in have_manifests]
     on_remote = _present(src, lacking_manifests, source)
     result.missing.extend(i for i in lacking_manifests if i not in on_remote)
     fetched = [i for i in lacking_manifests if i in on_remote]
     # Manifests first, to learn which data objects the directories need.
     copy_objects(src, ctx.objects, fetched, what=where)
-    data_ids = list(files)
-    for mid in manifests:
-        if ctx.objects.exists(mid):
-            data_ids.extend(e.id for e in ctx.objects.read_manifest(mid).entries)
+    data_ids = list(sizes)
+    for mid in [i for i in manifests if i in have_manifests or i in fetched]:
+        entries = ctx.objects.read_manifest(mid).entries
+        sizes.update((e.id, e.size) for e in entries)
+        data_ids.extend(e.id for e in entries)
     data_ids = list(dict.fromkeys(data_ids))
-    local = {i for i in data_ids if ctx.objects.exists(i)}
+    local = ctx.objects.present(data_ids)
     needed = [i for i in data_ids if i not in local]
     there = _present(src, needed, source)
     result.missing.extend(i for i in needed if i not in there)
     todo = [i for i in needed if i in there]
-    copy_objects(src, ctx.objects, todo, what=where, progress=progress)
+    copy_objects(src, ctx.objects, todo, what=where, sizes=sizes, progress=progress)
     result.transferred = len(todo) + len(fetched)
     result.already_there = len(data_ids) - len(needed)
     index = RemoteIndex(ctx.state_dir, source.url)

@@ -11,7 +11,6 @@ from monoloop.data import pointer, scan, tracked
 from monoloop.data.context import DataContext
 from monoloop.errors import PathOutsideRoot, UserError
 from monoloop.fsutil import atomic_write_text
-from monoloop.workspace import Workspace
 
 Progress = Callable[[int], None]
 
@@ -32,29 +31,26 @@ class Added:
         return dict(self.__dict__)
 
 
-def add(ws: Workspace, paths: Sequence[Path], *, progress: Progress | None = None) -> list[Added]:
+def add(
+    ctx: DataContext, paths: Sequence[Path], *, progress: Progress | None = None
+) -> list[Added]:
     """Track each path. Every path is checked before anything is stored or written."""
     if not paths:
         raise UserError("no paths given", hint="name the files or directories to track")
-    ctx = DataContext.of(ws)
-    try:
-        rels = [tracked.trackable(ctx.root, p) for p in paths]
-        for rel in rels:
-            scan.files_of(ctx.root / rel)  # missing paths, links and loops fail here, early
-        if len(set(rels)) != len(rels):
-            raise UserError("the same path is named twice", hint="name each path once")
-        results = [_add_one(ctx, rel, progress) for rel in rels]
-    finally:
-        ctx.close()
-    changed = [r for r in results if r.changed]
-    if changed:
-        with ws.db.write() as conn:
-            for item in changed:
-                ws.record(conn, "data.add", item.path, item.to_dict())
+    rels = [tracked.trackable(ctx.root, p) for p in paths]
+    # Missing paths, links and loops fail here, before anything is written; each walk is
+    # then reused by the scan.
+    walked = [scan.files_of(ctx.root / rel) for rel in rels]
+    if len(set(rels)) != len(rels):
+        raise UserError("the same path is named twice", hint="name each path once")
+    results = [_add_one(ctx, rel, found, progress) for rel, found in zip(rels, walked, strict=True)]
+    ctx.record([("data.add", r.path, r.to_dict()) for r in results if r.changed])
     return results
 
 
-def _add_one(ctx: DataContext, rel: str, progress: Progress | None) -> Added:
+def _add_one(
+    ctx: DataContext, rel: str, walked: tuple[str, list[scan.File]], progress: Progress | None
+) -> Added:
     objects = ctx.objects
 
     def store(paths: Sequence[str]) -> list[str]:
@@ -64,13 +60,13 @@ def _add_one(ctx: DataContext, rel: str, progress: Progress | None) -> Added:
     ptr_path = pointer.pointer_path(data)
     previous = _previous_id(ptr_path, rel)
     clock = ctx.cache.clock()
-    found = scan.scan(data, rel, ctx.cache, hasher=store)
+    found = scan.scan(data, rel, ctx.cache, hasher=store, walked=walked)
     if (
         found.kind == "dir"
         and found.manifest is None
         and (found.id != previous or not objects.exists(found.id))
     ):
-        found = scan.scan(data, rel, ctx.cache, hasher=store, need_manifest=True)
+        found = scan.scan(data, rel, ctx.cache, hasher=store, need_manifest=True, walked=walked)
     # Ids that came from the stat cache may name objects this store has never seen
     # (status caches ids too, and the store may have been gc'ed): store those now.
     stored_now = {cid for _, _, cid in found.fresh}

@@ -14,12 +14,10 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import secrets
-import socket
 import stat
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -56,6 +54,12 @@ from monoloop.store.objects import (
     reader,
 )
 
+# `present` lists a fan-out directory (rather than stat each id in it) for at least this
+# many ids, when the directory's size suggests at most ~8 entries per id asked (a directory
+# entry for a 62-character name takes about 72 bytes).
+LIST_FROM = 16
+LIST_BYTES_PER_ID = 8 * 72
+
 
 class LocalStore(TreeMixin):
     """Objects under a local directory. Safe for many threads and processes at once."""
@@ -67,7 +71,7 @@ class LocalStore(TreeMixin):
         self._tmp = os.path.join(self._root, "tmp")
         self._fan = [os.path.join(self._root, name) + os.sep for name in FAN_OUT]
         self._lanes = [os.path.join(self._tmp, str(i)) + os.sep for i in range(TMP_LANES)]
-        self._host = socket.gethostname().replace("/", "_")
+        self._host = os.uname().nodename.replace("/", "_")  # what socket.gethostname() says
         self._sync = FileSync()
         self._ready = False
 
@@ -107,7 +111,7 @@ class LocalStore(TreeMixin):
 
     def _staged(self, count: int) -> StagedFiles:
         # pid and host in the name let cleanup tell a dead writer's file from a live one's.
-        token, suffix = secrets.token_hex(6), f".{os.getpid()}.{self._host}"
+        token, suffix = os.urandom(6).hex(), f".{os.getpid()}.{self._host}"
         counter, lanes, mine = itertools.count(), itertools.cycle(self._lanes), threading.local()
 
         def temp_for(_dest: str) -> str:
@@ -163,7 +167,7 @@ class LocalStore(TreeMixin):
     def _stage_copy(self, path: StrPath, staged: StagedFiles) -> tuple[str, int]:
         src, size = open_source(path)
         # The id is known only once the bytes are copied: stage under a placeholder first.
-        placeholder = f"{self._tmp}/pending-{secrets.token_hex(8)}"
+        placeholder = f"{self._tmp}/pending-{os.urandom(8).hex()}"
         try:
             fd = staged.open(placeholder)
             try:
@@ -222,7 +226,7 @@ class LocalStore(TreeMixin):
     def put_stream(self, stream: Readable) -> str:
         self.prepare()
         staged = self._staged(1)
-        placeholder = f"{self._tmp}/pending-{secrets.token_hex(8)}"
+        placeholder = f"{self._tmp}/pending-{os.urandom(8).hex()}"
         try:
             fd = staged.open(placeholder)
             try:
@@ -321,6 +325,37 @@ class LocalStore(TreeMixin):
         if not os.path.exists(path):
             raise not_found(content_id, self.url)
         return path
+
+    def path_of(self, content_id: str) -> str:
+        """Where an object's bytes are or would be (no check that it is there)."""
+        return self._path(content_id)
+
+    def present(self, ids: Iterable[str]) -> set[str]:
+        """Which of `ids` are stored, on this thread (a thread pool's hand-offs cost more
+        than local lookups). Ids are grouped by fan-out directory: a directory that holds
+        not many more entries than the ids asked of it is listed once (one read returns
+        dozens of names), a large one is asked with a stat per id, a missing one not at all.
+        """
+        by_fan: dict[int, list[str]] = {}
+        for content_id in ids:
+            hexdigits = id_hex(content_id)
+            by_fan.setdefault(int(hexdigits[:2], 16), []).append(content_id)
+        found: set[str] = set()
+        for fan, wanted in by_fan.items():
+            where = self._fan[fan]
+            try:
+                size = os.stat(where).st_size
+            except FileNotFoundError:
+                continue
+            if len(wanted) >= LIST_FROM and size <= len(wanted) * LIST_BYTES_PER_ID:
+                try:
+                    names = set(os.listdir(where))
+                except FileNotFoundError:
+                    continue
+                found.update(i for i in wanted if i[5:] in names)
+            else:
+                found.update(i for i in wanted if os.path.exists(where + i[5:]))
+        return found
 
     def remove(self, content_id: str) -> None:
         """Delete one object (garbage collection decides which; nothing else should)."""

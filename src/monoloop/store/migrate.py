@@ -6,34 +6,19 @@ that is behind takes the migration lock and runs the migrations.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, exc, text
 
 from monoloop.errors import ConfigError
+from monoloop.store.revisions import MIGRATIONS_DIR, SCHEMA_HEAD
+
+__all__ = ["MIGRATIONS_DIR", "SCHEMA_HEAD", "alembic_config", "current_revision", "ensure_migrated"]
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
 
     from monoloop.store.db import Database
-
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-
-
-def _newest_revision() -> str:
-    """Revisions are numbered files (`0002_tracking_runs.py` is revision "0002"), so the
-    newest is known without importing Alembic; a test checks Alembic agrees."""
-    numbers = [
-        name.split("_", 1)[0]
-        for name in os.listdir(MIGRATIONS_DIR / "versions")
-        if name.endswith(".py") and name[:4].isdigit()
-    ]
-    return max(numbers)
-
-
-SCHEMA_HEAD = _newest_revision()
 
 
 def current_revision(conn: Connection) -> str | None:

@@ -18,7 +18,7 @@ import os
 import secrets
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, BinaryIO, cast
 
 import blake3
@@ -334,6 +334,19 @@ class FsspecStore(TreeMixin):
 
     def exists(self, content_id: str) -> bool:
         return self._exists_key(self._key(content_id))
+
+    def present(self, ids: Iterable[str]) -> set[str]:
+        """Which of `ids` are stored: one listing for many ids, else a request each (in
+        parallel: network round trips dominate)."""
+        wanted = list(dict.fromkeys(ids))
+        if len(wanted) > 256:
+            chosen = set(wanted)
+            return {i for i in self.iter() if i in chosen}
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=REMOTE_WORKERS) as pool:
+            flags = list(pool.map(self.exists, wanted))
+        return {i for i, there in zip(wanted, flags, strict=True) if there}
 
     def size(self, content_id: str) -> int:
         with self._remote("look up an object"):
