@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import orjson
 from sqlalchemy import Connection, delete, insert, select, update
 
+from monoloop.serving.drain import stop_and_drain
 from monoloop.serving.histogram import encode, observe
 from monoloop.serving.spec import ServerMetricsSpec
 from monoloop.serving.tables import HOUR, MINUTE, serving_counts, serving_instances
@@ -154,15 +155,12 @@ class MinuteWriter:
     def close(self, *, attempts: int = 5) -> None:
         """Stop the thread, write every count left and mark this instance stopped."""
         self._stop = True
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-        for attempt in range(attempts):
-            if self.flush(stopping=True):
-                return
-            time.sleep(min(0.2 * 2**attempt, 2.0))
-        log.error("serving metrics: the last minutes could not be written")
+        drained = stop_and_drain(
+            self._thread, self._wake, lambda: self.flush(stopping=True), attempts=attempts
+        )
+        self._thread = None
+        if not drained:
+            log.error("serving metrics: the last minutes could not be written")
 
     def _run(self) -> None:
         force = True  # register at once, so the instance shows before its first request

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from monoloop.serving.drain import stop_and_drain
 from monoloop.serving.spec import PredictionLogSpec
 from monoloop.workspace import Workspace
 
@@ -94,15 +94,9 @@ class PredictionLogWriter:
     def close(self, *, attempts: int = 5) -> None:
         """Stop the thread and write everything buffered (retrying a failing write)."""
         self._stop = True
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-        for attempt in range(attempts):
-            if self.flush():
-                return
-            time.sleep(min(0.2 * 2**attempt, 2.0))
-        if self._held:
+        drained = stop_and_drain(self._thread, self._wake, self.flush, attempts=attempts)
+        self._thread = None
+        if not drained and self._held:
             log.error("prediction log: %d predictions could not be written", self._held)
 
     def _run(self) -> None:
