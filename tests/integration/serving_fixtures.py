@@ -92,6 +92,13 @@ class Running:
             time.sleep(0.02)
         raise AssertionError(f"not ready after {timeout} s: {self.client.get('/readyz').text}")
 
+    def wait_first_pass(self, timeout: float = 30.0) -> None:
+        """Until the registry follower has tried every slot once (loaded or failed)."""
+        deadline = time.monotonic() + timeout
+        while not all(slot.attempted for slot in self.state.slots):
+            assert time.monotonic() < deadline, f"no first pass after {timeout} s"
+            time.sleep(0.01)
+
     def metric(self, name: str, **labels: str) -> float:
         """One sample of /metrics (0 when absent)."""
         text = self.client.get("/metrics").text

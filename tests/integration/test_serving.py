@@ -253,6 +253,7 @@ def test_ready_only_once_loaded_and_metrics(ws: Workspace) -> None:
     records = [dict(zip(LR_COLUMNS, map(float, r), strict=True)) for r in x]
     with serving(ws, ready=False) as srv:
         assert srv.client.get("/healthz").status_code == 200
+        srv.wait_first_pass()  # before it, readyz says "loading", not why
         waiting = srv.client.get("/readyz")
         assert waiting.status_code == 503
         assert "alias 'champion'" in waiting.json()["waiting"]["lr-api/primary"]

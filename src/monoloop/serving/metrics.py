@@ -10,7 +10,7 @@
     monoloop_serving_model_loads_total{deployment,role,model,version}
     monoloop_serving_model_load_errors_total{deployment,role}
     monoloop_serving_model_version{deployment,role,model}       the version answering now
-    monoloop_serving_ready                                      1 once every primary is loaded
+    monoloop_serving_ready                                      1 when /readyz answers 200
     monoloop_predlog_written_rows_total, monoloop_predlog_dropped_rows_total,
     monoloop_predlog_pending_rows, monoloop_predlog_write_failures_total
     monoloop_serving_minutes_write_failures_total   failed writes of the per-minute counters
@@ -42,7 +42,7 @@ class _State(Collector):
 
     def collect(self) -> Iterator[Any]:
         state = self.read()
-        ready = GaugeMetricFamily("monoloop_serving_ready", "1 once every primary is loaded")
+        ready = GaugeMetricFamily("monoloop_serving_ready", "1 when /readyz answers 200")
         ready.add_metric([], 1.0 if state["ready"] else 0.0)
         yield ready
         version = GaugeMetricFamily(

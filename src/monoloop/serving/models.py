@@ -129,7 +129,7 @@ class Slot:
     traffic: float  # the share of requests it answers (shadow: 0, it answers none)
     current: Loaded | None = None
     error: str | None = None  # the last failure to resolve or load, until one succeeds
-    attempted: bool = False
+    attempted: bool = False  # one load of it has finished, loaded or failed
 
 
 def slots_for(name: str, spec: DeploymentSpec) -> list[Slot]:
@@ -185,33 +185,36 @@ class Follower:
         loads: dict[tuple[str, int, str], Loaded | str] = {}
         swaps = 0
         for slot in self.slots:
-            slot.attempted = True
-            mv = found[slot.ref]
-            if isinstance(mv, str):
-                if slot.role != PRIMARY and slot.current is not None:
-                    # The canary or shadow alias was removed (a withdrawn canary): stop
-                    # routing to it. A primary keeps answering with what it has.
-                    log.info("deployment %s (%s): %s; not served any more",
-                             slot.deployment, slot.role, slot.ref)  # fmt: skip
-                    slot.current = None
-                self._failed(slot, mv)
-                continue
-            current = slot.current
-            if current is not None and _same(current.version, mv):
+            try:
+                mv = found[slot.ref]
+                if isinstance(mv, str):
+                    if slot.role != PRIMARY and slot.current is not None:
+                        # The canary or shadow alias was removed (a withdrawn canary): stop
+                        # routing to it. A primary keeps answering with what it has.
+                        log.info("deployment %s (%s): %s; not served any more",
+                                 slot.deployment, slot.role, slot.ref)  # fmt: skip
+                        slot.current = None
+                    self._failed(slot, mv)
+                    continue
+                current = slot.current
+                if current is not None and _same(current.version, mv):
+                    slot.error = None
+                    continue
+                key = (mv.model, mv.version, slot.runtime)
+                if key not in loads:
+                    loads[key] = self._load(mv, slot.runtime, reuse=self.slots)
+                loaded = loads[key]
+                if isinstance(loaded, str):
+                    self._failed(slot, loaded)
+                    continue
+                self._record(slot, loaded, current)
+                slot.current = loaded  # the swap
                 slot.error = None
-                continue
-            key = (mv.model, mv.version, slot.runtime)
-            if key not in loads:
-                loads[key] = self._load(mv, slot.runtime, reuse=self.slots)
-            loaded = loads[key]
-            if isinstance(loaded, str):
-                self._failed(slot, loaded)
-                continue
-            self._record(slot, loaded, current)
-            slot.current = loaded  # the swap
-            slot.error = None
-            swaps += 1
-            self.on_load(slot, loaded)
+                swaps += 1
+                slot.attempted = True  # before the hook: it may ask whether all are ready
+                self.on_load(slot, loaded)
+            finally:
+                slot.attempted = True  # loaded or failed: readiness waits for this
         return swaps
 
     def _load(self, mv: ModelVersion, runtime: str, reuse: Iterable[Slot]) -> Loaded | str:
@@ -231,6 +234,7 @@ class Follower:
             keeps = f"; {slot.current.name} keeps answering" if slot.current else ""
             log.warning("deployment %s (%s): %s%s", slot.deployment, slot.role, message, keeps)
         slot.error = message
+        slot.attempted = True
         self.on_error(slot, message)
 
     def _record(self, slot: Slot, loaded: Loaded, previous: Loaded | None) -> None:

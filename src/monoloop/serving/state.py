@@ -65,7 +65,12 @@ class Deployment:
 
     @property
     def ready(self) -> bool:
-        return self.slots[PRIMARY].current is not None
+        # A canary still loading would hand its callers to the primary and break their
+        # stickiness, so ready waits for every role's first attempt (a canary that
+        # failed, or whose alias nobody holds, does not hold readiness back).
+        if self.slots[PRIMARY].current is None:
+            return False
+        return all(slot.attempted for slot in self.slots.values())
 
     def view(self) -> DeploymentView:
         view = DeploymentView(self.name, self.runtime, ready=self.ready)
@@ -198,13 +203,17 @@ class ServingState:
         mv = loaded.version
         self.metrics.loads.labels(slot.deployment, slot.role, mv.model, str(mv.version)).inc()
         log.info("%s (%s) answers with %s", slot.deployment, slot.role, mv.ref)
+        self._announce_once_ready()
+
+    def _on_load_error(self, slot: Slot, _message: str) -> None:
+        self.metrics.load_errors.labels(slot.deployment, slot.role).inc()
+        self._announce_once_ready()  # a canary that failed last may be what was awaited
+
+    def _announce_once_ready(self) -> None:
         if not self._announced and self.ready:
             self._announced = True
             if self.on_ready is not None:
                 self.on_ready(self)
-
-    def _on_load_error(self, slot: Slot, _message: str) -> None:
-        self.metrics.load_errors.labels(slot.deployment, slot.role).inc()
 
     def _on_batch(
         self,
