@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -199,6 +200,42 @@ def test_killed_push_resumes_and_never_shows_partial_objects(ws: Workspace, tmp_
     clone = clone_of(ws, tmp_path)
     data.pull(workspace=clone)
     assert same_tree(tree, clone / "data" / "set")
+
+
+def test_push_to_a_wiped_remote_uploads_everything_again(ws: Workspace, tmp_path: Path) -> None:
+    remote = tmp_path / "remote"
+    set_remote(ws.root, f"file://{remote}")
+    tree = fill(ws.root, 30)
+    one = ws.root / "one.csv"
+    one.write_text("a,b\n1,2\n")
+    data.add(tree, workspace=ws.root)
+    data.add(one, workspace=ws.root)
+    first = data.push(workspace=ws.root)
+    assert first.transferred == 32 and not first.index_was_stale
+    again = data.push(workspace=ws.root)  # the local record answers: nothing to send
+    assert (again.transferred, again.already_there, again.index_was_stale) == (0, 32, False)
+    shutil.rmtree(remote)  # wiped, then recreated empty at the same URL
+    remote.mkdir()
+    refilled = data.push(workspace=ws.root)
+    assert refilled.index_was_stale and refilled.transferred == 32
+    assert len(list(LocalStore(remote).iter())) == 32
+    clone = clone_of(ws, tmp_path)
+    data.pull(workspace=clone)
+    assert same_tree(tree, clone / "data" / "set")
+    assert (clone / "one.csv").read_text() == "a,b\n1,2\n"
+
+
+def test_push_notices_a_lost_file_object_too(ws: Workspace, tmp_path: Path) -> None:
+    remote = tmp_path / "remote"
+    set_remote(ws.root, f"file://{remote}")
+    one = ws.root / "one.csv"
+    one.write_text("x\n")
+    [added] = data.add(one, workspace=ws.root)
+    data.push(workspace=ws.root)
+    LocalStore(remote).remove(added.id)
+    result = data.push(workspace=ws.root)
+    assert result.index_was_stale and result.transferred == 1
+    assert LocalStore(remote).exists(added.id)
 
 
 def test_push_of_data_missing_locally_reports_it(ws: Workspace, tmp_path: Path) -> None:

@@ -91,6 +91,11 @@ def push(c: CliContext, paths: list[Path] | None, *, remote: str | None) -> None
 
     with data_context(c) as ctx, c.output.progress(None, "pushing") as advance:
         result = service.push(ctx, rels(c, ctx.root, paths), remote=remote, progress=advance)
+    if result.index_was_stale:
+        c.output.warn(
+            f"remote {result.remote} no longer holds objects pushed to it earlier (wiped or "
+            "recreated?): every object was checked again and the missing ones re-uploaded"
+        )
     c.output.info(
         f"pushed {result.transferred} object(s) to {result.remote}; "
         f"{result.already_there} already there"

@@ -1,7 +1,10 @@
 """What this machine knows a remote holds: ids recorded by push and pull.
 
-It answers `data status`'s "not pushed" without contacting the remote. It can only
-be behind (someone else pushed), never ahead: an id is recorded after its transfer.
+It answers `data status`'s "not pushed" without contacting the remote. It is recorded
+after each transfer, so it is behind when someone else pushed, and ahead only when the
+remote lost objects (wiped, or recreated at the same URL): `data push` checks that the
+remote still holds the newest object of each path it pushes (a directory's manifest, which
+is uploaded after its data) and forgets the remote's record when one is gone.
 """
 
 from __future__ import annotations
@@ -62,6 +65,12 @@ class RemoteIndex:
             db.executemany(
                 "INSERT OR IGNORE INTO remote_has VALUES (?, ?)", ((self._remote, i) for i in ids)
             )
+
+    def forget(self) -> None:
+        """Drop everything recorded for this remote (it was found to have lost objects)."""
+        db = self._db()
+        with localdb.transaction(db):
+            db.execute("DELETE FROM remote_has WHERE remote = ?", (self._remote,))
 
     def close(self) -> None:
         if self._conn is not None:

@@ -24,6 +24,8 @@ class SyncResult:
     already_there: int = 0
     missing: list[str] = field(default_factory=list)  # ids neither side has
     paths: list[str] = field(default_factory=list)
+    # push: the remote had lost objects this machine recorded as pushed; all were re-checked
+    index_was_stale: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -88,6 +90,14 @@ def push(
     index = RemoteIndex(ctx.state_dir, target.url)
     try:
         known = index.known(wanted)
+        # Each path's last object (a manifest goes after its data; a file is one object):
+        # one look each tells whether the remote still holds what the record says it does.
+        roots = [i for i in manifest_ids if i in known]
+        roots += [i for i in file_ids if i in known and i in stored_files]
+        if roots and len(_present(dst, roots, target)) < len(roots):
+            index.forget()
+            known = set()
+            result.index_was_stale = True
         unknown = [i for i in wanted if i not in known]
         there = _present(dst, unknown, target)
         todo = [i for i in unknown if i not in there]
