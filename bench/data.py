@@ -320,17 +320,8 @@ class Monoloop(Tool):
         return states == (["modified"] if changed else ["unchanged"])
 
     def set_remote(self, repo: Path, remote: Path) -> None:
-        config = repo / "monoloop.yaml"
-        text = config.read_text()
-        edits = {
-            "remotes: {}\n": f"remotes:\n  origin: file://{remote}\n",
-            "default_remote: null\n": "default_remote: origin\n",
-        }
-        for old, new in edits.items():
-            if text.count(old) != 1:
-                raise BenchError(f"{config}: expected one line {old.strip()!r}")
-            text = text.replace(old, new)
-        config.write_text(text)
+        # As a user would, and as DVC's is set: the command validates and stamps the config.
+        self.call(["-q", "data", "remote", "add", "--default", "origin", f"file://{remote}"], repo)
 
     def init_clone(self, clone: Path) -> None:
         self.call(["-q", "init"], clone)

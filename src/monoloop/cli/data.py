@@ -166,3 +166,91 @@ def gc(
         + (f" and {result.young} younger than {grace} s (see --grace)" if result.young else "")
     )
     c.output.result(result.to_dict())
+
+
+remote_app = typer.Typer(
+    help="The data remotes in monoloop.yaml: where `data push` and `data pull` go.",
+    no_args_is_help=True,
+)
+app.add_typer(remote_app, name="remote")
+
+
+@remote_app.command("list")
+def remote_list(ctx: typer.Context, json: Annotated[bool, JSON_OPTION] = False) -> None:
+    """List the remotes (credentials in URLs hidden) and which one is the default."""
+    from monoloop.data.remotes import list_remotes
+    from monoloop.root import find_root
+
+    c = cli(ctx, json=json)
+    found = list_remotes(find_root(c.cwd))
+    if not found:
+        c.output.info("no remotes; add one with `monoloop data remote add NAME URL`")
+    c.output.lines(
+        [(f"{r.name}\t{r.url}" + ("\t(default)" if r.default else ""), None) for r in found]
+        if not c.output.json
+        else []
+    )
+    c.output.result([r.to_dict() for r in found])
+
+
+@remote_app.command("add")
+def remote_add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="A name: letters, digits, '.', '_', '-'.")],
+    url: Annotated[
+        str, typer.Argument(help="A directory, file://, s3://bucket/prefix or another fsspec URL.")
+    ],
+    default: Annotated[
+        bool, typer.Option("--default", "-d", help="Make it the default remote.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", "-f", help="Replace a remote of the same name.")
+    ] = False,
+    json: Annotated[bool, JSON_OPTION] = False,
+) -> None:
+    """Add a remote to monoloop.yaml (a plain directory becomes a file:// URL)."""
+    from monoloop.data.remotes import add_remote
+    from monoloop.root import find_root
+
+    c = cli(ctx, json=json)
+    added = add_remote(find_root(c.cwd), name, url, default=default, force=force)
+    c.output.info(
+        f"remote {added.name} is {added.url}" + (" (the default)" if added.default else "")
+    )
+    c.output.result(added.to_dict())
+
+
+@remote_app.command("remove")
+def remote_remove(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The remote to remove.")],
+    json: Annotated[bool, JSON_OPTION] = False,
+) -> None:
+    """Remove a remote from monoloop.yaml (its objects stay where they are)."""
+    from monoloop.data.remotes import remove_remote
+    from monoloop.root import find_root
+
+    c = cli(ctx, json=json)
+    was_default = remove_remote(find_root(c.cwd), name)
+    c.output.info(f"removed remote {name}" + ("; no default remote now" if was_default else ""))
+    c.output.result({"removed": name, "was_default": was_default})
+
+
+@remote_app.command("default")
+def remote_default(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Argument(help="The remote to make the default.")] = None,
+    unset: Annotated[bool, typer.Option("--unset", help="Have no default remote.")] = False,
+    json: Annotated[bool, JSON_OPTION] = False,
+) -> None:
+    """Choose the remote push and pull use when none is named (or --unset it)."""
+    from monoloop.data.remotes import set_default
+    from monoloop.errors import InvalidInput
+    from monoloop.root import find_root
+
+    c = cli(ctx, json=json)
+    if (name is None) == (not unset):
+        raise InvalidInput("give either a remote NAME or --unset", hint="e.g. `... default origin`")
+    set_default(find_root(c.cwd), name)
+    c.output.info(f"the default remote is {name}" if name else "no default remote now")
+    c.output.result({"default_remote": name})
