@@ -85,8 +85,11 @@ def test_push_pull_through_s3(
     data.add(tree, workspace=ws.root)
     pushed = data.push(workspace=ws.root)
     assert pushed.transferred == 41
-    keys = client.list_objects_v2(Bucket=bucket, Prefix="store/")["KeyCount"]
-    assert keys == 41
+    listed = client.list_objects_v2(Bucket=bucket, Prefix="store/")["Contents"]
+    keys = sorted(item["Key"] for item in listed)
+    # 40 small files in one pack and its index (two PUTs, not 40), then the manifest.
+    assert len(keys) == 3
+    assert [k.rsplit(".", 1)[-1] for k in keys if k.startswith("store/packs/")] == ["idx", "pack"]
     assert data.push(workspace=ws.root).transferred == 0
 
     clone = clone_of(ws, tmp_path)
@@ -94,16 +97,22 @@ def test_push_pull_through_s3(
     assert pulled.transferred == 41 and not pulled.missing
     assert same_tree(tree, clone / "data" / "set")
 
-    # A damaged object on the remote is refused, and nothing of it lands locally.
-    victim = next(iter(LocalStore(ws.root / ".monoloop" / "objects").iter()))
+    # A damaged object in the remote's pack is refused, and nothing of it lands locally.
+    [pack_key] = [k for k in keys if k.endswith(".pack")]
+    packed = bytearray(client.get_object(Bucket=bucket, Key=pack_key)["Body"].read())
+    packed[len(packed) // 2] ^= 0xFF
+    client.put_object(Bucket=bucket, Key=pack_key, Body=bytes(packed))
     other = clone_of(ws, tmp_path, "other")
-    hexid = victim.removeprefix("b3:")
-    client.put_object(Bucket=bucket, Key=f"store/{hexid[:2]}/{hexid[2:]}", Body=b"evil")
-    with pytest.raises(CorruptObject):
+    with pytest.raises(CorruptObject, match="pack"):
         data.pull(workspace=other)
     local = LocalStore(other / ".monoloop" / "objects")
-    assert not local.exists(victim)
+    assert [i for i in local.iter() if i != pulled_manifest(other)] == []
     assert local.fsck().ok
+
+
+def pulled_manifest(clone: Path) -> str:
+    pointer = yaml.safe_load((clone / "data" / "set.loop").read_text())
+    return str(pointer["id"])
 
 
 def test_unreachable_remote_is_a_clear_error(ws: Workspace) -> None:
@@ -254,3 +263,33 @@ def test_unknown_remote_name(ws: Workspace) -> None:
     set_remote(ws.root, "file:///tmp/x")
     with pytest.raises(MonoloopError, match="unknown remote 'nope'"):
         data.push(remote="nope", workspace=ws.root)
+
+
+def test_a_remote_with_packs_serves_as_a_clones_own_store(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A team may point MONOLOOP_STORE_URL at the shared directory it pushes to: checkout,
+    open and gc then meet packed objects in the local store."""
+    remote = tmp_path / "remote"
+    set_remote(ws.root, f"file://{remote}")
+    tree = fill(ws.root, 30)
+    data.add(tree, workspace=ws.root)
+    data.push(workspace=ws.root)
+    assert list((remote / "packs").glob("*.pack"))
+    clone = clone_of(ws, tmp_path)
+    monkeypatch.setenv("MONOLOOP_STORE_URL", f"file://{remote}")
+    done = data.checkout(workspace=clone)
+    assert len(done.written) == 30
+    assert same_tree(tree, clone / "data" / "set")
+    with data.open(clone / "data" / "set" / "s1" / "1.bin", workspace=clone) as f:
+        assert f.read() == (tree / "s1" / "1.bin").read_bytes()
+    # Nothing references the data any more (gc once failed on the deleted pointer file).
+    (clone / "data" / "set.loop").unlink()
+    git(clone, "commit", "-q", "-am", "drop the data")
+    old = time.time() - 7200  # past gc's grace period
+    for path in remote.rglob("*"):
+        os.utime(path, (old, old))
+    result = data.gc(workspace=clone)
+    # Only loose objects are removed one by one (here: the manifest); packs stay whole.
+    assert len(result.removed) == 1
+    assert len(LocalStore(remote).in_packs(LocalStore(remote).packed_ids())) == 30

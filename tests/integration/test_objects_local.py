@@ -288,6 +288,7 @@ def test_orphaned_temp_files_are_cleaned(tmp_path: Path) -> None:
 def test_fsck_reports_strays_and_leaves_them(local_store: LocalStore) -> None:
     local_store.put_bytes(b"x")
     stray = local_store.root / "ab" / "not-an-object"
+    stray.parent.mkdir(exist_ok=True)  # fan-out directories are made as objects need them
     stray.write_text("?")
     report = local_store.fsck()
     assert report.stray == [str(stray)]

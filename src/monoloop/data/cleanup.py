@@ -38,7 +38,10 @@ def live_ids(ctx: DataContext, *, all_commits: bool, extra: set[str] | None = No
     roots = referenced_ids(ctx.root, all_commits=all_commits) | (extra or set())
     pattern = re.compile(r"b3:[0-9a-f]{64}")
     for rel in tracked.pointer_files(ctx.root):
-        roots.update(pattern.findall((ctx.root / rel).read_text(errors="replace")))
+        try:
+            roots.update(pattern.findall((ctx.root / rel).read_text(errors="replace")))
+        except FileNotFoundError:
+            continue  # deleted in the working tree but still in Git's index: HEAD has it
     for lock in ctx.root.rglob(LOCK_FILE):
         if ".git" not in lock.parts:
             roots.update(pattern.findall(lock.read_text(errors="replace")))
@@ -70,7 +73,8 @@ def gc(
     live = live_ids(ctx, all_commits=all_commits, extra=extra_live)
     result = GcResult(dry_run=dry_run)
     cutoff = time.time() - grace_seconds
-    for cid in list(ctx.objects.iter()):
+    # Objects inside pack files are never removed one by one: a pack is only ever read.
+    for cid in list(ctx.objects.iter_loose()):
         if cid in live:
             result.kept += 1
             continue

@@ -198,9 +198,14 @@ class _Writer:
         try:
             src = os.open(source, OPEN_READ)
         except FileNotFoundError:
-            raise NotFound(
-                f"object {cid} is not in the local store", hint="fetch it with `monoloop data pull`"
-            ) from None
+            if not self.store.exists(cid):
+                raise NotFound(
+                    f"object {cid} is not in the local store",
+                    hint="fetch it with `monoloop data pull`",
+                ) from None
+            # In a pack (a store that is also a remote): no file of its own to copy from.
+            self._write_bytes(self.store.get(cid), target)
+            return None
         size = os.fstat(src).st_size
         if size >= SMALL_FILE:
             os.close(src)
@@ -232,6 +237,24 @@ class _Writer:
         finally:
             os.close(src)
         self.methods.add(method)
+
+    def _write_bytes(self, data: bytes, target: str) -> None:
+        head, name = os.path.split(target)
+        tmp = f"{head}/.{name}.{self._token}{next(self._serial)}.monoloop-tmp"
+        try:
+            fd = os.open(tmp, OPEN_NEW, 0o666)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        self.methods.add("copy")
 
     def _fill(self, src: int, fd: int, size: int) -> str:
         if self.reflink:

@@ -102,14 +102,16 @@ def push(
         there = _present(dst, unknown, target)
         todo = [i for i in unknown if i not in there]
         result.already_there = len(wanted) - len(todo)
+        # Data (small objects in packs), then the manifests that name it: a manifest on
+        # the remote never names an object that is not there yet.
+        manifests = set(manifest_ids)
+        what = f"remote {target.name!r} ({target.url})"
+        data_todo = [i for i in todo if i not in manifests]
         copy_objects(
-            ctx.objects,
-            dst,
-            todo,
-            what=f"remote {target.name!r} ({target.url})",
-            sizes=sizes,
-            progress=progress,
+            ctx.objects, dst, data_todo, what=what, sizes=sizes, progress=progress, pack=True
         )
+        manifest_todo = [i for i in todo if i in manifests]
+        copy_objects(ctx.objects, dst, manifest_todo, what=what, sizes=sizes, progress=progress)
         result.transferred = len(todo)
         index.record(wanted)
     finally:

@@ -13,8 +13,10 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from monoloop.errors import CorruptObject, MonoloopError, UserError
+from monoloop.store import packs
 from monoloop.store.local import LocalStore
-from monoloop.store.objects import ObjectStore
+from monoloop.store.objects import ObjectStore, not_found
+from monoloop.store.packed import PackedReads
 
 Progress = Callable[[int], None]
 # A batch is made durable with two file-system barriers and becomes visible all at once,
@@ -57,28 +59,84 @@ def copy_objects(
     what: str,
     sizes: Mapping[str, int] | None = None,
     progress: Progress | None = None,
+    pack: bool = False,
 ) -> None:
     """Copy `ids` (in order, batch by batch) from src to dst; `what` names dst in errors.
 
-    `sizes` (from the manifests, where known) only shape the batches. The destination
-    hashes what it writes, so every copy is verified on the way.
+    `sizes` (from the manifests, where known) shape the batches and, with pack=True,
+    choose the small objects that go into pack files on dst (see `store.packs`). The
+    destination hashes what it writes, so every copy is verified on the way.
     """
-    for batch in batches(ids, sizes or {}):
+    known = sizes or {}
+    for batch in batches(ids, known):
         try:
-            if isinstance(src, LocalStore):
-                got = dst.put_sized([src.path_of(i) for i in batch], progress=progress)
-            else:
-                got = _via_temp_files(src, dst, batch, progress)
+            got = _copy_batch(src, dst, batch, known, progress, pack=pack)
         except MonoloopError:
             raise
         except OSError as exc:
             raise _os_error(exc, what) from None
-        for want, (have, _size) in zip(batch, got, strict=True):
+        for want, have in got:
             if want != have:
                 raise CorruptObject(
                     f"object {want} in {src.url} is corrupt: its bytes hash to {have}",
                     hint="run `monoloop store fsck` on that store, then re-add the data",
                 )
+
+
+def _copy_batch(
+    src: ObjectStore,
+    dst: ObjectStore,
+    batch: list[str],
+    sizes: Mapping[str, int],
+    progress: Progress | None,
+    *,
+    pack: bool,
+) -> list[tuple[str, str]]:
+    """(wanted id, id of what landed) for every id of the batch."""
+    pairs: list[tuple[str, str]] = []
+    loose = batch
+    if pack and isinstance(src, LocalStore) and hasattr(dst, "put_pack"):
+        # Callers copy manifests in a later call than their data (see sync.push): within
+        # one call, the order in which objects appear does not matter.
+        groups, loose = packs.plan(batch, dict(sizes))
+        for group in groups:
+            got = dst.put_pack([src.path_of(i) for i in group])
+            pairs.extend((want, have) for want, (have, _) in zip(group, got, strict=True))
+            if progress is not None:
+                progress(len(group))
+    packed: list[str] = []
+    if isinstance(src, PackedReads) and loose:
+        packed_set = src.in_packs(loose)
+        packed = [i for i in loose if i in packed_set]
+        loose = [i for i in loose if i not in packed_set]
+    if packed:
+        pairs.extend(_from_packs(src, dst, packed, progress))
+    if loose:
+        if isinstance(src, LocalStore):
+            got = dst.put_sized([src.path_of(i) for i in loose], progress=progress)
+        else:
+            got = _via_temp_files(src, dst, loose, progress)
+        pairs.extend((want, have) for want, (have, _) in zip(loose, got, strict=True))
+    return pairs
+
+
+def _from_packs(
+    src: ObjectStore, dst: ObjectStore, ids: list[str], progress: Progress | None
+) -> list[tuple[str, str]]:
+    """Objects held in src's packs, read pack by pack (verified) and stored loose in dst."""
+    assert isinstance(src, PackedReads)
+    read = list(src.read_packed(ids))  # each checked against its id as it is read
+    if len(read) != len(ids):
+        got = {cid for cid, _ in read}
+        raise not_found(next(i for i in ids if i not in got), src.url)
+    if isinstance(dst, LocalStore):
+        dst.put_checked(read)
+        pairs = [(cid, cid) for cid, _ in read]
+    else:
+        pairs = [(cid, dst.put_bytes(data)) for cid, data in read]
+    if progress is not None:
+        progress(len(ids))
+    return pairs
 
 
 def _via_temp_files(

@@ -173,11 +173,14 @@ class StagedFiles:
             return
         # Temps live in the store's tmp/ or beside their destination: same filesystem.
         dirs = {os.path.dirname(dest) for dest in pending}
+        made = [path for path in sorted(dirs) if _make_dir(path)]
         if self._fsync_each:
             for dest, tmp in pending.items():
                 os.replace(tmp, dest)
             for path in dirs:
                 self._sync.sync_dir(path)
+            for path in made:  # a new directory's own entry, in its parent
+                self._sync.sync_dir(os.path.dirname(path))
             return
         filesystems: dict[int, str] = {}
         for path in dirs:
@@ -188,6 +191,18 @@ class StagedFiles:
             os.replace(tmp, dest)
         for path in filesystems.values():
             self._sync.sync_filesystem(path)
+
+
+def _make_dir(path: str) -> bool:
+    """Make a destination directory that is missing (a store's fan-out directories are
+    made on first use); True if it was made here."""
+    if os.path.isdir(path):
+        return False
+    try:
+        os.mkdir(path)
+    except FileExistsError:
+        return False
+    return True
 
 
 def _unlink(path: str) -> None:
@@ -209,6 +224,19 @@ def read_all(fd: int, size: int) -> bytes:
     chunks = [data]
     while chunk := os.read(fd, COPY_CHUNK):
         chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def read_all_at(fd: int, offset: int, size: int) -> bytes:
+    """`size` bytes at `offset`, or fewer only at the end of the file."""
+    data = os.pread(fd, size, offset)
+    if len(data) == size:
+        return data
+    chunks = [data]
+    done = len(data)
+    while done < size and (chunk := os.pread(fd, size - done, offset + done)):
+        chunks.append(chunk)
+        done += len(chunk)
     return b"".join(chunks)
 
 

@@ -130,10 +130,12 @@ class FsckReport:
     quarantined: list[str] = field(default_factory=list)
     removed_temp: list[str] = field(default_factory=list)
     stray: list[str] = field(default_factory=list)
+    corrupt_packed: list[str] = field(default_factory=list)  # objects inside pack files
+    damaged_pack_indexes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.corrupt
+        return not self.corrupt and not self.corrupt_packed and not self.damaged_pack_indexes
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -144,6 +146,8 @@ class FsckReport:
             "quarantined": list(self.quarantined),
             "removed_temp": list(self.removed_temp),
             "stray": list(self.stray),
+            "corrupt_packed": list(self.corrupt_packed),
+            "damaged_pack_indexes": list(self.damaged_pack_indexes),
         }
 
 

@@ -32,6 +32,7 @@ from monoloop.errors import (
     ObjectNotFound,
 )
 from monoloop.hashing import ID_PREFIX, hash_bytes, id_from_digest, id_hex, is_id
+from monoloop.store import packs
 from monoloop.store.fsio import (
     COPY_CHUNK,
     FOREIGN_TMP_MAX_AGE,
@@ -58,6 +59,7 @@ from monoloop.store.objects import (
     reader,
     redact,
 )
+from monoloop.store.packed import PackedReads
 
 ATOMIC_PUT_PROTOCOLS = frozenset(
     {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oss", "memory"}
@@ -74,7 +76,7 @@ def _is_connection_error(exc: BaseException) -> bool:
     return type(exc).__module__.split(".")[0] in CONNECTION_MODULES
 
 
-class FsspecStore(TreeMixin):
+class FsspecStore(PackedReads, TreeMixin):
     """Objects behind an fsspec URL. `options` go to the filesystem (credentials, endpoint)."""
 
     def __init__(self, url: str, options: dict[str, Any] | None = None) -> None:
@@ -243,6 +245,66 @@ class FsspecStore(TreeMixin):
         run_split(len(paths), light, progress, REMOTE_WORKERS)
         return results
 
+    def put_pack(self, paths: Sequence[StrPath]) -> list[tuple[str, int]]:
+        """Store small files as one pack (see `store.packs`): two writes, the pack
+        before its index, each complete or absent (one PUT, or temp + move)."""
+        results: list[tuple[str, int]] = []
+        entries: list[tuple[str, int, int]] = []
+        chunks: list[bytes] = []
+        seen: set[str] = set()
+        offset = 0
+        for path in paths:
+            src, size = open_source(path)
+            try:
+                data = read_all(src, size)
+            finally:
+                os.close(src)
+            content_id = hash_bytes(data)
+            results.append((content_id, len(data)))
+            if content_id in seen:
+                continue
+            seen.add(content_id)
+            chunks.append(data)
+            entries.append((content_id, offset, len(data)))
+            offset += len(data)
+        index = packs.encode_index(entries)
+        base = f"{self._root}/{packs.DIR}/{packs.index_name(index)}"
+        self._put_key(base + packs.PACK_SUFFIX, b"".join(chunks))
+        self._put_key(base + packs.INDEX_SUFFIX, index)
+        self._forget_packs()
+        return results
+
+    # -- packs (store.packed) ------------------------------------------------------------
+
+    def _pack_index_names(self) -> list[str]:
+        where = f"{self._root}/{packs.DIR}"
+        with self._remote("list pack files"):
+            self._fs.invalidate_cache(where)
+            try:
+                found = self._fs.ls(where, detail=False)
+            except FileNotFoundError:
+                return []
+        names = (packs.is_index_name(str(path).rstrip("/").rsplit("/", 1)[-1]) for path in found)
+        return sorted(n for n in names if n is not None)
+
+    def _pack_index_bytes(self, name: str) -> bytes:
+        with self._remote("read a pack index"):
+            return bytes(self._fs.cat_file(f"{self._root}/{packs.DIR}/{name}{packs.INDEX_SUFFIX}"))
+
+    def _pack_range(self, pack: str, offset: int, size: int) -> bytes:
+        key = f"{self._root}/{packs.DIR}/{pack}{packs.PACK_SUFFIX}"
+        with self._remote("read a pack"):
+            return bytes(self._fs.cat_file(key, start=offset, end=offset + size))
+
+    def _pack_ranges(self, pack: str, spans: list[tuple[int, int]]) -> list[bytes]:
+        if len(spans) < 8:
+            return [self._pack_range(pack, offset, size) for offset, size in spans]
+        # Many objects of one pack: one request for the span that covers them all.
+        start = min(offset for offset, _ in spans)
+        end = max(offset + size for offset, size in spans)
+        whole = self._pack_range(pack, start, end - start)
+        return [whole[offset - start : offset - start + size] for offset, size in spans]
+
     def put_stream(self, stream: Readable) -> str:
         # The key is the id, known only at the end: spool locally, then upload once.
         with tempfile.SpooledTemporaryFile(max_size=SMALL_FILE) as spool:
@@ -268,7 +330,10 @@ class FsspecStore(TreeMixin):
                     return io.BytesIO(data), len(data)
                 handle = self._fs.open(key, "rb", block_size=COPY_CHUNK)
             except FileNotFoundError:
-                raise not_found(content_id, self.url) from None
+                where = self._locate(content_id)
+                if where is None:
+                    raise not_found(content_id, self.url) from None
+                return io.BytesIO(self._packed_bytes(content_id, where)), where.size
             size = getattr(handle, "size", None)
             return handle, int(size if size is not None else self._fs.size(key))
 
@@ -278,7 +343,10 @@ class FsspecStore(TreeMixin):
             try:
                 data: bytes = self._fs.cat_file(key)
             except FileNotFoundError:
-                raise not_found(content_id, self.url) from None
+                where = self._locate(content_id)
+                if where is None:
+                    raise not_found(content_id, self.url) from None
+                return self._packed_bytes(content_id, where)
         if hash_bytes(data) != content_id:
             raise corrupt(content_id, self.url, "its bytes do not match the id")
         return data
@@ -333,7 +401,7 @@ class FsspecStore(TreeMixin):
     # -- inspecting -----------------------------------------------------------------------
 
     def exists(self, content_id: str) -> bool:
-        return self._exists_key(self._key(content_id))
+        return self._exists_key(self._key(content_id)) or self._locate(content_id) is not None
 
     def present(self, ids: Iterable[str]) -> set[str]:
         """Which of `ids` are stored: one listing for many ids, else a request each (in
@@ -345,15 +413,22 @@ class FsspecStore(TreeMixin):
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=REMOTE_WORKERS) as pool:
-            flags = list(pool.map(self.exists, wanted))
-        return {i for i, there in zip(wanted, flags, strict=True) if there}
+            flags = list(pool.map(lambda i: self._exists_key(self._key(i)), wanted))
+        found = {i for i, there in zip(wanted, flags, strict=True) if there}
+        if len(found) < len(wanted):
+            found |= self.in_packs(i for i in wanted if i not in found)
+        return found
 
     def size(self, content_id: str) -> int:
         with self._remote("look up an object"):
             try:
                 return int(self._fs.size(self._key(content_id)))
             except FileNotFoundError:
-                raise not_found(content_id, self.url) from None
+                pass
+        where = self._locate(content_id)
+        if where is None:
+            raise not_found(content_id, self.url)
+        return where.size
 
     def verify(self, content_id: str) -> None:
         source = self.open(content_id)
@@ -379,10 +454,13 @@ class FsspecStore(TreeMixin):
         return rel[len(prefix) :].lstrip("/") if prefix and rel.startswith(prefix) else rel
 
     def iter(self) -> Iterator[str]:
+        loose = set()
         for path in self._listing():
             candidate = ID_PREFIX + self._relative(path).replace("/", "", 1)
             if "/" in self._relative(path) and is_id(candidate):
+                loose.add(candidate)
                 yield candidate
+        yield from (i for i in self.packed_ids() if i not in loose)
 
     def fsck(self, *, progress: Progress | None = None, quarantine: bool = False) -> FsckReport:
         """Verify every object; remove temp keys over an hour old; corrupt objects are reported
@@ -399,6 +477,15 @@ class FsspecStore(TreeMixin):
                     if time.time() - modified > FOREIGN_TMP_MAX_AGE:
                         self._fs.rm(path)
                         report.removed_temp.append(path)
+            elif rel.startswith(f"{packs.DIR}/"):
+                # Checked below, through their indexes; a pack no index names is reported.
+                name = rel[len(packs.DIR) + 1 :]
+                index = name[: -len(packs.PACK_SUFFIX)] + packs.INDEX_SUFFIX
+                if packs.is_index_name(name) is None and not (
+                    name.endswith(packs.PACK_SUFFIX)
+                    and path.rsplit("/", 1)[0] + "/" + index in listing
+                ):
+                    report.stray.append(path)
             elif rel.startswith("quarantine/"):
                 continue
             elif len(rel) > 2 and rel[2] == "/" and is_id(candidate):
@@ -419,7 +506,12 @@ class FsspecStore(TreeMixin):
             listing[self._key(cid)] for cid in ids if self._key(cid) in listing
         )
         report.corrupt = [cid for cid, good in zip(ids, verdicts, strict=True) if not good]
-        if quarantine:
+        in_packs, packed_bytes, report.corrupt_packed, report.damaged_pack_indexes = (
+            self.fsck_packs()
+        )
+        report.checked += in_packs
+        report.bytes_checked += packed_bytes
+        if quarantine:  # packed objects stay: packs are never changed
             for content_id in report.corrupt:
                 with self._remote("quarantine an object"):
                     self._fs.mv(
