@@ -290,6 +290,57 @@ def test_a_remote_with_packs_serves_as_a_clones_own_store(
     for path in remote.rglob("*"):
         os.utime(path, (old, old))
     result = data.gc(workspace=clone)
-    # Only loose objects are removed one by one (here: the manifest); packs stay whole.
-    assert len(result.removed) == 1
-    assert len(LocalStore(remote).in_packs(LocalStore(remote).packed_ids())) == 30
+    # The manifest (loose) and the pack, whole, since nothing in it is referenced.
+    assert len(result.removed) == 31
+    assert list((remote / "packs").iterdir()) == []
+
+
+def test_pull_keeps_packs_whole_and_checks_out_from_them(ws: Workspace, tmp_path: Path) -> None:
+    remote = tmp_path / "remote"
+    set_remote(ws.root, f"file://{remote}")
+    tree = fill(ws.root, 60)
+    data.add(tree, workspace=ws.root)
+    data.push(workspace=ws.root)
+    clone = clone_of(ws, tmp_path)
+    pulled = data.pull(workspace=clone)
+    assert pulled.transferred == 61 and same_tree(tree, clone / "data" / "set")
+    local = LocalStore(clone / ".monoloop" / "objects")
+    assert len(list((local.root / "packs").glob("*.pack"))) == 1  # one file, not 60
+    assert local.fsck().ok and local.fsck().checked == 61
+    shutil.rmtree(clone / "data" / "set")
+    done = data.checkout(workspace=clone)  # from the kept pack, verified
+    assert len(done.written) == 60 and same_tree(tree, clone / "data" / "set")
+    assert data.pull(workspace=clone).transferred == 0
+    # gc keeps a pack something references, whatever its age.
+    old = time.time() - 7200
+    for path in local.root.rglob("*"):
+        os.utime(path, (old, old))
+    assert data.gc(workspace=clone).removed == []
+    assert local.in_packs(local.packed_ids()) and same_tree(tree, clone / "data" / "set")
+
+
+def test_pull_of_a_few_files_from_a_big_pack_takes_only_those(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    remote = tmp_path / "remote"
+    set_remote(ws.root, f"file://{remote}")
+    big = fill(ws.root, 60)
+    small = ws.root / "data" / "small"
+    small.mkdir()
+    for i in range(3):
+        (small / f"{i}.txt").write_bytes((big / "s0" / f"{4 * i}.bin").read_bytes())
+    data.add(big, workspace=ws.root)
+    data.push(workspace=ws.root)
+    data.add(small, workspace=ws.root)
+    data.push(workspace=ws.root)  # its 3 objects are in the big pack already
+    clone = clone_of(ws, tmp_path)
+    (clone / "data" / "set.loop").unlink()  # this clone wants only the small directory
+    data.pull(workspace=clone)
+    local = LocalStore(clone / ".monoloop" / "objects")
+    assert not (local.root / "packs").exists()  # 3 of 60: taken out, not the whole pack
+    assert sorted(p.name for p in (clone / "data" / "small").iterdir()) == [
+        "0.txt",
+        "1.txt",
+        "2.txt",
+    ]
+    assert local.fsck().ok

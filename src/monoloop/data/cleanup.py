@@ -11,6 +11,7 @@ from monoloop.data import tracked
 from monoloop.data.context import DataContext
 from monoloop.data.history import LOCK_FILE, referenced_ids
 from monoloop.errors import UserError
+from monoloop.store import packs
 from monoloop.store.local import LocalStore
 
 # Objects younger than this are kept: a concurrent `data add` may not have written its
@@ -73,7 +74,6 @@ def gc(
     live = live_ids(ctx, all_commits=all_commits, extra=extra_live)
     result = GcResult(dry_run=dry_run)
     cutoff = time.time() - grace_seconds
-    # Objects inside pack files are never removed one by one: a pack is only ever read.
     for cid in list(ctx.objects.iter_loose()):
         if cid in live:
             result.kept += 1
@@ -87,4 +87,17 @@ def gc(
         result.freed_bytes += st.st_size
         if not dry_run:
             ctx.objects.remove(cid)
+    # A pack (kept whole by a pull) goes only whole: when nothing in it is referenced.
+    for name, members in sorted(ctx.objects.pack_members().items()):
+        if any(cid in live for cid in members):
+            result.kept += len(members)
+            continue
+        st = os.stat(ctx.objects.root / packs.DIR / f"{name}{packs.PACK_SUFFIX}")
+        if st.st_mtime > cutoff:
+            result.young += len(members)
+            continue
+        result.removed.extend(members)
+        result.freed_bytes += st.st_size
+        if not dry_run:
+            ctx.objects.remove_pack(name)
     return result

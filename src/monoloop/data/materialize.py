@@ -198,13 +198,15 @@ class _Writer:
         try:
             src = os.open(source, OPEN_READ)
         except FileNotFoundError:
-            if not self.store.exists(cid):
+            # In a pack (pulled as one, or a store that is also a remote): no file of its
+            # own to copy from; its bytes are checked against the id as they are read.
+            data = self.store.read_packed_one(cid)
+            if data is None:
                 raise NotFound(
                     f"object {cid} is not in the local store",
                     hint="fetch it with `monoloop data pull`",
                 ) from None
-            # In a pack (a store that is also a remote): no file of its own to copy from.
-            self._write_bytes(self.store.get(cid), target)
+            self._write_bytes(data, target)
             return None
         size = os.fstat(src).st_size
         if size >= SMALL_FILE:

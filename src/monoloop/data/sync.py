@@ -152,7 +152,9 @@ def pull(
     there = _present(src, needed, source)
     result.missing.extend(i for i in needed if i not in there)
     todo = [i for i in needed if i in there]
-    copy_objects(src, ctx.objects, todo, what=where, sizes=sizes, progress=progress)
+    copy_objects(
+        src, ctx.objects, todo, what=where, sizes=sizes, progress=progress, keep_packs=True
+    )
     result.transferred = len(todo) + len(fetched)
     result.already_there = len(data_ids) - len(needed)
     index = RemoteIndex(ctx.state_dir, source.url)

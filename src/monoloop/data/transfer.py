@@ -60,17 +60,21 @@ def copy_objects(
     sizes: Mapping[str, int] | None = None,
     progress: Progress | None = None,
     pack: bool = False,
+    keep_packs: bool = False,
 ) -> None:
     """Copy `ids` (in order, batch by batch) from src to dst; `what` names dst in errors.
 
     `sizes` (from the manifests, where known) shape the batches and, with pack=True,
-    choose the small objects that go into pack files on dst (see `store.packs`). The
-    destination hashes what it writes, so every copy is verified on the way.
+    choose the small objects that go into pack files on dst (see `store.packs`). With
+    keep_packs=True, a pack of src that holds mostly wanted objects is kept as a pack in
+    dst (a local store): one file, not one per object. Every object is verified on the
+    way: the destination hashes what it writes, or checks a pack's objects before
+    keeping it.
     """
     known = sizes or {}
     for batch in batches(ids, known):
         try:
-            got = _copy_batch(src, dst, batch, known, progress, pack=pack)
+            got = _copy_batch(src, dst, batch, known, progress, pack=pack, keep=keep_packs)
         except MonoloopError:
             raise
         except OSError as exc:
@@ -91,6 +95,7 @@ def _copy_batch(
     progress: Progress | None,
     *,
     pack: bool,
+    keep: bool,
 ) -> list[tuple[str, str]]:
     """(wanted id, id of what landed) for every id of the batch."""
     pairs: list[tuple[str, str]] = []
@@ -109,6 +114,8 @@ def _copy_batch(
         packed_set = src.in_packs(loose)
         packed = [i for i in loose if i in packed_set]
         loose = [i for i in loose if i not in packed_set]
+    if packed and keep and isinstance(dst, LocalStore):
+        packed = _keep_packs(src, dst, packed, pairs, progress)
     if packed:
         pairs.extend(_from_packs(src, dst, packed, progress))
     if loose:
@@ -118,6 +125,37 @@ def _copy_batch(
             got = _via_temp_files(src, dst, loose, progress)
         pairs.extend((want, have) for want, (have, _) in zip(loose, got, strict=True))
     return pairs
+
+
+def _keep_packs(
+    src: ObjectStore,
+    dst: LocalStore,
+    ids: list[str],
+    pairs: list[tuple[str, str]],
+    progress: Progress | None,
+) -> list[str]:
+    """Copy whole the packs of src that hold at least half wanted objects (each object
+    checked before the pack is kept); the wanted ids left to copy one by one."""
+    assert isinstance(src, PackedReads)
+    have = dst.in_packs(ids)  # kept with an earlier batch's pack
+    pairs.extend((i, i) for i in ids if i in have)
+    located = src.located(i for i in ids if i not in have)
+    by_pack: dict[str, list[str]] = {}
+    for cid, where in located.items():
+        by_pack.setdefault(where.pack, []).append(cid)
+    members = src.pack_members()
+    rest = [i for i in ids if i not in have and i not in located]  # not found: said later
+    for name, wanted in sorted(by_pack.items()):
+        if 2 * len(wanted) < len(members.get(name, ())):
+            rest.extend(wanted)
+            continue
+        data, index = src.pack_contents(name)
+        held = set(dst.adopt_pack(data, index, name, source=src.url))
+        pairs.extend((i, i) for i in wanted if i in held)
+        rest.extend(i for i in wanted if i not in held)
+        if progress is not None:
+            progress(len(wanted))
+    return rest
 
 
 def _from_packs(

@@ -227,6 +227,17 @@ def read_all(fd: int, size: int) -> bytes:
     return b"".join(chunks)
 
 
+def contents(item: StrPath | bytes) -> bytes:
+    """The bytes to store for an item: given, or read from a regular file."""
+    if isinstance(item, bytes):
+        return item
+    src, size = open_source(item)
+    try:
+        return read_all(src, size)
+    finally:
+        os.close(src)
+
+
 def read_all_at(fd: int, offset: int, size: int) -> bytes:
     """`size` bytes at `offset`, or fewer only at the end of the file."""
     data = os.pread(fd, size, offset)

@@ -39,6 +39,7 @@ from monoloop.store.fsio import (
     FileSync,
     Heavy,
     StagedFiles,
+    contents,
     copy_hashing,
     open_source,
     prepare_checkout,
@@ -249,49 +250,65 @@ class LocalStore(PackedReads, TreeMixin):
             staged.discard()
             raise
 
-    def put_pack(self, paths: Sequence[StrPath]) -> list[tuple[str, int]]:
-        """Store small files as one pack (see `store.packs`): (id, size) per path.
+    def put_pack(self, items: Sequence[StrPath | bytes]) -> list[tuple[str, int]]:
+        """Store small objects (files, or bytes) as one pack (see `store.packs`): (id, size)
+        per item.
 
         The pack is made durable and renamed into place before its index, so the
         objects appear together, complete, or not at all.
         """
-        self.prepare()
-        os.makedirs(self._packs_dir, exist_ok=True)
         results: list[tuple[str, int]] = []
         entries: list[tuple[str, int, int]] = []
+        chunks: list[bytes] = []
         seen: set[str] = set()
+        offset = 0
+        for item in items:
+            data = contents(item)
+            content_id = hash_bytes(data)
+            results.append((content_id, len(data)))
+            if content_id in seen:
+                continue
+            seen.add(content_id)
+            chunks.append(data)
+            entries.append((content_id, offset, len(data)))
+            offset += len(data)
+        self._write_pack(chunks, packs.encode_index(entries))
+        return results
+
+    def adopt_pack(self, data: bytes, index: bytes, name: str, *, source: str) -> list[str]:
+        """Keep a pack fetched from another store as it is, once every object in it has
+        been checked against its id; the ids it holds. Nothing is written if one fails."""
+        view = memoryview(data)
+        held = []
+        for content_id, where in packs.decode_index(index, name, where=source):
+            piece = view[where.offset : where.offset + where.size]
+            if len(piece) != where.size or hash_bytes(piece) != content_id:
+                raise corrupt(content_id, source, f"its bytes in pack {name} do not match")
+            held.append(content_id)
+        self._write_pack([data], index)
+        return held
+
+    def _write_pack(self, chunks: Sequence[bytes], index: bytes) -> None:
+        self.prepare()
+        os.makedirs(self._packs_dir, exist_ok=True)
+        base = os.path.join(self._packs_dir, packs.index_name(index))
         temp = f"{self._lanes[0]}{os.urandom(6).hex()}.{os.getpid()}.{self._host}"
         fd = os.open(temp, OPEN_NEW, 0o444)
         try:
             try:
-                offset = 0
-                pending: list[bytes] = []  # written 8 MiB at a time: one call, not hundreds
+                # Joined 8 MiB at a time: one write call, not one per object.
+                pending: list[bytes] = []
                 held = 0
-                for path in paths:
-                    src, size = open_source(path)
-                    try:
-                        data = read_all(src, size)
-                    finally:
-                        os.close(src)
-                    content_id = hash_bytes(data)
-                    results.append((content_id, len(data)))
-                    if content_id in seen:
-                        continue
-                    seen.add(content_id)
-                    pending.append(data)
-                    held += len(data)
+                for chunk in chunks:
+                    pending.append(chunk)
+                    held += len(chunk)
                     if held >= PACK_WRITE_CHUNK:
                         write_all(fd, b"".join(pending))
                         pending, held = [], 0
-                    entries.append((content_id, offset, len(data)))
-                    offset += len(data)
                 write_all(fd, b"".join(pending))
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            index = packs.encode_index(entries)
-            name = packs.index_name(index)
-            base = os.path.join(self._packs_dir, name)
             os.replace(temp, base + packs.PACK_SUFFIX)
             self._sync.sync_dir(self._packs_dir)  # the pack is there before its index
             self._write_durably(base + packs.INDEX_SUFFIX, index)
@@ -300,7 +317,16 @@ class LocalStore(PackedReads, TreeMixin):
                 os.unlink(temp)
             raise
         self._forget_packs()
-        return results
+
+    def remove_pack(self, name: str) -> int:
+        """Delete a pack, index first (so no object is ever named but missing); its size."""
+        base = os.path.join(self._packs_dir, name)
+        size = os.stat(base + packs.PACK_SUFFIX).st_size
+        os.unlink(base + packs.INDEX_SUFFIX)
+        self._sync.sync_dir(self._packs_dir)
+        os.unlink(base + packs.PACK_SUFFIX)
+        self._forget_packs()
+        return size
 
     def _write_durably(self, dest: str, data: bytes) -> None:
         temp = f"{self._lanes[0]}{os.urandom(6).hex()}.{os.getpid()}.{self._host}"

@@ -77,6 +77,25 @@ class PackedReads:
         table = self._packs(refresh=True)
         return {i for i in ids if i in table}
 
+    def located(self, ids: Iterable[str]) -> dict[str, packs.Located]:
+        """Where each of `ids` held in packs is (one refresh for all of them)."""
+        table = self._packs(refresh=True)
+        return {i: table[i] for i in ids if i in table}
+
+    def pack_members(self) -> dict[str, list[str]]:
+        """Each pack's name with the ids it holds."""
+        members: dict[str, list[str]] = {}
+        for cid, where in self._packs(refresh=True).items():
+            members.setdefault(where.pack, []).append(cid)
+        return members
+
+    def pack_contents(self, name: str) -> tuple[bytes, bytes]:
+        """A whole pack and its index, as stored (unverified: the receiver checks)."""
+        index = self._pack_index_bytes(name)
+        spans = [(w.offset, w.size) for _, w in packs.decode_index(index, name, where=self.url)]
+        end = max((offset + size for offset, size in spans), default=0)
+        return (self._pack_range(name, 0, end) if end else b""), index
+
     # -- reading --------------------------------------------------------------------------
 
     def _packed_bytes(self, content_id: str, where: packs.Located) -> bytes:
@@ -87,6 +106,11 @@ class PackedReads:
         if len(data) != where.size or hash_bytes(data) != content_id:
             raise corrupt(content_id, self.url, f"its bytes in pack {where.pack} do not match")
         return data
+
+    def read_packed_one(self, content_id: str) -> bytes | None:
+        """A packed object's verified bytes, or None if no pack holds it."""
+        where = self._locate(content_id)
+        return None if where is None else self._packed_bytes(content_id, where)
 
     def read_packed(self, ids: Iterable[str]) -> Iterator[tuple[str, bytes]]:
         """(id, verified bytes) for those of `ids` held in packs, pack by pack in offset

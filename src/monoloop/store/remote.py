@@ -40,6 +40,7 @@ from monoloop.store.fsio import (
     FileSync,
     Heavy,
     StagedFiles,
+    contents,
     open_source,
     prepare_checkout,
     read_all,
@@ -245,20 +246,17 @@ class FsspecStore(PackedReads, TreeMixin):
         run_split(len(paths), light, progress, REMOTE_WORKERS)
         return results
 
-    def put_pack(self, paths: Sequence[StrPath]) -> list[tuple[str, int]]:
-        """Store small files as one pack (see `store.packs`): two writes, the pack
-        before its index, each complete or absent (one PUT, or temp + move)."""
+    def put_pack(self, items: Sequence[StrPath | bytes]) -> list[tuple[str, int]]:
+        """Store small objects (files, or bytes) as one pack (see `store.packs`): two
+        writes, the pack before its index, each complete or absent (one PUT, or temp +
+        move)."""
         results: list[tuple[str, int]] = []
         entries: list[tuple[str, int, int]] = []
         chunks: list[bytes] = []
         seen: set[str] = set()
         offset = 0
-        for path in paths:
-            src, size = open_source(path)
-            try:
-                data = read_all(src, size)
-            finally:
-                os.close(src)
+        for item in items:
+            data = contents(item)
             content_id = hash_bytes(data)
             results.append((content_id, len(data)))
             if content_id in seen:
