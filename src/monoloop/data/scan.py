@@ -12,8 +12,8 @@ from __future__ import annotations
 import marshal
 import os
 import stat as stat_mod
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import blake3
@@ -25,20 +25,29 @@ from monoloop.store.objects import Manifest, ManifestEntry
 
 # Given paths, return their ids in order (hashing, or hashing and storing).
 Hasher = Callable[[Sequence[str]], list[str]]
-# (path relative to the scanned directory, full path, size, mtime_ns, ctime_ns, inode)
-File = tuple[str, str, int, int, int, int]
+# (path relative to the scanned directory, size, mtime_ns, ctime_ns, inode); the path is
+# "" for a tracked file. No full path: building 100,000 of them cost a no-op status more
+# than the few files that need one (those to hash) cost to join later (full_paths).
+File = tuple[str, int, int, int, int]
+
+_IFMT, _IFREG, _IFDIR, _IFLNK = 0o170000, stat_mod.S_IFREG, stat_mod.S_IFDIR, stat_mod.S_IFLNK
 
 
 @dataclass
 class Scan:
     kind: str  # "file" | "dir"
     id: str
-    size: int
     files: int
     manifest: Manifest | None  # for directories, unless the whole listing was a cache hit
     hashed: int  # how many files had to be read
     fresh: list[tuple[str, Stat, str]]  # per-file cache entries to remember
     listing: DirEntry | None = None  # the directory-level cache entry to remember
+    walked: list[File] = field(default_factory=list, repr=False)
+
+    @property
+    def size(self) -> int:
+        """Total bytes; summed on demand, as `status` never asks (100,000 files: 4 ms)."""
+        return sum(f[1] for f in self.walked)
 
 
 def hash_only(paths: Sequence[str]) -> list[str]:
@@ -69,41 +78,45 @@ def walk(directory: Path) -> list[File]:
     from elsewhere, so the user must replace it with a real file.
     """
     found: list[File] = []
-    add = found.append
     pending = [("", os.fspath(directory))]
-    kind_of, regular, folder = stat_mod.S_IFMT, stat_mod.S_IFREG, stat_mod.S_IFDIR
     while pending:
         prefix, where = pending.pop()
+        # Listing through a descriptor makes each stat an fstatat of the bare name: the
+        # kernel does not walk the directory's path again for every file.
         try:
-            entries = list(os.scandir(where))
+            fd = os.open(where, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                with os.scandir(fd) as listing:
+                    entries = list(listing)
+                stats = [e.stat(follow_symlinks=False) for e in entries]
+            finally:
+                os.close(fd)
         except OSError as exc:
             raise InvalidInput(f"cannot list {where}: {exc.strerror}") from None
-        # The loop body runs once per file (100,000 for a large tree): kept to the minimum.
-        for entry in entries:
-            st = entry.stat(follow_symlinks=False)
-            kind = kind_of(st.st_mode)
-            if kind == regular:
-                add(
-                    (
-                        prefix + entry.name,
-                        entry.path,
-                        st.st_size,
-                        st.st_mtime_ns,
-                        st.st_ctime_ns,
-                        st.st_ino,
-                    )
-                )
-            elif kind == folder:
-                pending.append((prefix + entry.name + "/", entry.path))
-            elif kind == stat_mod.S_IFLNK:
+        # Runs once per file (100,000 for a large tree): comprehensions, and the kinds of
+        # the rest only looked at when something is not a regular file.
+        files = [
+            (prefix + e.name, s.st_size, s.st_mtime_ns, s.st_ctime_ns, s.st_ino)
+            for e, s in zip(entries, stats, strict=True)
+            if s.st_mode & _IFMT == _IFREG
+        ]
+        found += files
+        if len(files) == len(entries):
+            continue
+        for entry, st in zip(entries, stats, strict=True):
+            kind = st.st_mode & _IFMT
+            if kind == _IFDIR:
+                pending.append((prefix + entry.name + "/", os.path.join(where, entry.name)))
+            elif kind == _IFLNK:
                 raise InvalidInput(
-                    f"{entry.path} is a symbolic link: tracked data must be real files",
+                    f"{os.path.join(where, entry.name)} is a symbolic link: tracked data "
+                    "must be real files",
                     hint="replace the link with a copy of its target, or move it out of the "
                     "tracked directory",
                 )
-            else:
+            elif kind != _IFREG:
                 raise InvalidInput(
-                    f"{entry.path} is not a regular file",
+                    f"{os.path.join(where, entry.name)} is not a regular file",
                     hint="remove sockets, pipes and devices from tracked directories",
                 )
     return found
@@ -118,11 +131,16 @@ def files_of(path: Path) -> tuple[str, list[File]]:
             hint="track the link's target instead",
         )
     if stat_mod.S_ISREG(st.st_mode):
-        one = ("", os.fspath(path), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
-        return "file", [one]
+        return "file", [("", st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)]
     if stat_mod.S_ISDIR(st.st_mode):
         return "dir", walk(path)
     raise InvalidInput(f"{path} is neither a file nor a directory")
+
+
+def full_paths(path: Path, files: Iterable[File]) -> list[str]:
+    """Where files that files_of(path) found are: `path` itself, or files below it."""
+    base = os.fspath(path)
+    return [f"{base}/{f[0]}" if f[0] else base for f in files]
 
 
 def listing_digest(files: list[File]) -> str:
@@ -150,41 +168,41 @@ def scan(
     `walked` is what files_of(path) returned, when the caller has just walked it.
     """
     kind, files = walked if walked is not None else files_of(path)
-    size = sum(f[2] for f in files)
     digest = None
     if kind == "dir":
         digest = listing_digest(files)
         known_dir = cache.directory(rel)
         if known_dir is not None and known_dir.listing == digest and not need_manifest:
-            return Scan("dir", known_dir.id, size, len(files), None, 0, [])
+            return Scan("dir", known_dir.id, len(files), None, 0, [], walked=files)
     known = cache.under(rel)
     ids: list[str] = []
     misses: list[int] = []
     for i, f in enumerate(files):
         key = f"{rel}/{f[0]}" if f[0] else rel
         hit = known.get(key)
-        if hit is not None and hit[0] == Stat(f[2], f[3], f[4], f[5]):
+        if hit is not None and hit[0] == Stat(f[1], f[2], f[3], f[4]):
             ids.append(hit[1])
         else:
             ids.append("")
             misses.append(i)
     if misses:
-        for i, cid in zip(misses, hasher([files[i][1] for i in misses]), strict=True):
+        hashed = hasher(full_paths(path, [files[i] for i in misses]))
+        for i, cid in zip(misses, hashed, strict=True):
             ids[i] = cid
     fresh = [
         (
             f"{rel}/{files[i][0]}" if files[i][0] else rel,
-            Stat(files[i][2], files[i][3], files[i][4], files[i][5]),
+            Stat(files[i][1], files[i][2], files[i][3], files[i][4]),
             ids[i],
         )
         for i in misses
     ]
     if kind == "file":
-        return Scan("file", ids[0], size, 1, None, len(misses), fresh)
+        return Scan("file", ids[0], 1, None, len(misses), fresh, walked=files)
     manifest = Manifest.of(
-        ManifestEntry(f[0], f[2], cid) for f, cid in zip(files, ids, strict=True)
+        ManifestEntry(f[0], f[1], cid) for f, cid in zip(files, ids, strict=True)
     )
     manifest_id = hash_bytes(manifest.to_bytes())
-    newest = max((f[3] for f in files), default=0)
+    newest = max((f[2] for f in files), default=0)
     listing = DirEntry(rel, digest or "", manifest_id, newest)
-    return Scan("dir", manifest_id, size, len(files), manifest, len(misses), fresh, listing)
+    return Scan("dir", manifest_id, len(files), manifest, len(misses), fresh, listing, files)
