@@ -12,9 +12,11 @@ from __future__ import annotations
 import marshal
 import os
 import stat as stat_mod
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import blake3
 
@@ -29,6 +31,8 @@ Hasher = Callable[[Sequence[str]], list[str]]
 # "" for a tracked file. No full path: building 100,000 of them cost a no-op status more
 # than the few files that need one (those to hash) cost to join later (full_paths).
 File = tuple[str, int, int, int, int]
+
+Place = tuple[str, str]  # a directory to list: (prefix of the paths below it, its path)
 
 _IFMT, _IFREG, _IFDIR, _IFLNK = 0o170000, stat_mod.S_IFREG, stat_mod.S_IFDIR, stat_mod.S_IFLNK
 
@@ -68,7 +72,7 @@ def lstat(path: Path) -> os.stat_result:
         raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
 
 
-def walk(directory: Path) -> list[File]:
+def walk(directory: Path, *, share: bool = False) -> list[File]:
     """Regular files below `directory`, in directory order; links are refused.
 
     Directory order is what the file system returns, the same from one walk of an
@@ -76,54 +80,152 @@ def walk(directory: Path) -> list[File]:
     themselves. (Sorting 100,000 paths took a fifth of a no-op status.) A link could point
     outside the workspace (or into a loop); storing its target would silently copy data
     from elsewhere, so the user must replace it with a real file.
+
+    The order: breadth first until there are SHARE_MIN directories at one depth, then
+    the whole of every other one of them (the first, third, ...), then the rest. With
+    `share` (for a tree of SHARE_FILES or more) a forked helper process walks the rest
+    meanwhile; the order is the same either way, so digests compare.
     """
     found: list[File] = []
-    pending = [("", os.fspath(directory))]
+    level = [("", os.fspath(directory))]
+    while 0 < len(level) < SHARE_MIN:
+        deeper: list[Place] = []
+        for place in level:
+            files, subdirs = _list(*place)
+            found += files
+            deeper += subdirs
+        level = deeper
+    mine, theirs = level[0::2], level[1::2]
+    if share and theirs and _may_fork():
+        return _walk_shared(found, mine, theirs)
+    return found + _walk(mine) + _walk(theirs)
+
+
+def _walk(places: list[Place]) -> list[File]:
+    found: list[File] = []
+    pending = places[::-1]
     while pending:
-        prefix, where = pending.pop()
-        # Listing through a descriptor makes each stat an fstatat of the bare name: the
-        # kernel does not walk the directory's path again for every file.
-        try:
-            fd = os.open(where, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                with os.scandir(fd) as listing:
-                    entries = list(listing)
-                stats = [e.stat(follow_symlinks=False) for e in entries]
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            raise InvalidInput(f"cannot list {where}: {exc.strerror}") from None
-        # Runs once per file (100,000 for a large tree): comprehensions, and the kinds of
-        # the rest only looked at when something is not a regular file.
-        files = [
-            (prefix + e.name, s.st_size, s.st_mtime_ns, s.st_ctime_ns, s.st_ino)
-            for e, s in zip(entries, stats, strict=True)
-            if s.st_mode & _IFMT == _IFREG
-        ]
+        files, subdirs = _list(*pending.pop())
         found += files
-        if len(files) == len(entries):
-            continue
-        for entry, st in zip(entries, stats, strict=True):
-            kind = st.st_mode & _IFMT
-            if kind == _IFDIR:
-                pending.append((prefix + entry.name + "/", os.path.join(where, entry.name)))
-            elif kind == _IFLNK:
-                raise InvalidInput(
-                    f"{os.path.join(where, entry.name)} is a symbolic link: tracked data "
-                    "must be real files",
-                    hint="replace the link with a copy of its target, or move it out of the "
-                    "tracked directory",
-                )
-            elif kind != _IFREG:
-                raise InvalidInput(
-                    f"{os.path.join(where, entry.name)} is not a regular file",
-                    hint="remove sockets, pipes and devices from tracked directories",
-                )
+        pending += subdirs[::-1]
     return found
 
 
-def files_of(path: Path) -> tuple[str, list[File]]:
-    """('file'|'dir', its files) for a tracked path in the working tree."""
+def _list(prefix: str, where: str) -> tuple[list[File], list[Place]]:
+    """One directory's regular files, and its subdirectories still to list."""
+    # Listing through a descriptor makes each stat an fstatat of the bare name: the
+    # kernel does not walk the directory's path again for every file.
+    try:
+        fd = os.open(where, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            with os.scandir(fd) as listing:
+                entries = list(listing)
+            stats = [e.stat(follow_symlinks=False) for e in entries]
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise InvalidInput(f"cannot list {where}: {exc.strerror}") from None
+    # Runs once per file (100,000 for a large tree): comprehensions, and the kinds of the
+    # rest only looked at when something is not a regular file.
+    files = [
+        (prefix + e.name, s.st_size, s.st_mtime_ns, s.st_ctime_ns, s.st_ino)
+        for e, s in zip(entries, stats, strict=True)
+        if s.st_mode & _IFMT == _IFREG
+    ]
+    subdirs: list[Place] = []
+    if len(files) == len(entries):
+        return files, subdirs
+    for entry, st in zip(entries, stats, strict=True):
+        kind = st.st_mode & _IFMT
+        if kind == _IFDIR:
+            subdirs.append((prefix + entry.name + "/", os.path.join(where, entry.name)))
+        elif kind == _IFLNK:
+            raise InvalidInput(
+                f"{os.path.join(where, entry.name)} is a symbolic link: tracked data must "
+                "be real files",
+                hint="replace the link with a copy of its target, or move it out of the "
+                "tracked directory",
+            )
+        elif kind != _IFREG:
+            raise InvalidInput(
+                f"{os.path.join(where, entry.name)} is not a regular file",
+                hint="remove sockets, pipes and devices from tracked directories",
+            )
+    return files, subdirs
+
+
+# From about this many files, a helper process halves a walk's time on two cores (its
+# start-up and sending the files back cost a few ms).
+SHARE_FILES = 10_000
+# Directories to deal out between two walkers: enough that alternate ones split most
+# trees' files about evenly.
+SHARE_MIN = 8
+
+
+def _may_fork() -> bool:
+    # Only a single-threaded process forks: a thread of a server or notebook holding a
+    # lock at that moment would leave the helper stuck. (Linux only: macOS warns against
+    # fork without exec.)
+    import threading
+
+    return sys.platform == "linux" and threading.active_count() == 1
+
+
+def _walk_shared(found: list[File], mine: list[Place], theirs: list[Place]) -> list[File]:
+    """found + the walks of `mine` and `theirs`, the latter in a forked helper process.
+
+    Most of a stat walk is the kernel's work for each lstat, which one process does on
+    one core: the helper's share of the stats runs on another. Whatever goes wrong in
+    the helper, its share is walked here again.
+    """
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the helper; coverage does not follow forks
+        _helper(theirs, read_end, write_end)
+    os.close(write_end)
+    try:
+        found += _walk(mine)
+        with open(read_end, "rb", closefd=False) as pipe:
+            sent = pipe.read()
+    finally:
+        os.close(read_end)  # a helper still writing gets EPIPE and exits
+        os.waitpid(pid, 0)
+    try:
+        # Bytes from our own child, through a pipe only it and this process hold.
+        ok, *rest = marshal.loads(sent)  # noqa: S302
+    except (EOFError, ValueError, TypeError):  # the helper died before sending it all
+        return found + _walk(theirs)
+    if not ok:
+        raise InvalidInput(rest[0], hint=rest[1])
+    found += rest[0]
+    return found
+
+
+def _helper(places: list[Place], read_end: int, write_end: int) -> NoReturn:
+    """In the forked helper: walk `places`, send the files (or the error), and exit.
+
+    os._exit: no atexit handlers, no flushing of the buffers copied from the parent.
+    """
+    code = 0
+    try:
+        os.close(read_end)
+        try:
+            sent: tuple[bool, list[File]] | tuple[bool, str, str | None] = (True, _walk(places))
+        except InvalidInput as exc:
+            sent = (False, exc.message, exc.hint)
+        with open(write_end, "wb") as pipe:
+            pipe.write(marshal.dumps(sent, 2))
+    except BaseException:
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def files_of(path: Path, *, expected: int = 0) -> tuple[str, list[File]]:
+    """('file'|'dir', its files) for a tracked path in the working tree.
+
+    `expected`: about how many files the caller thinks there are (a pointer says).
+    """
     st = lstat(path)
     if stat_mod.S_ISLNK(st.st_mode):
         raise InvalidInput(
@@ -133,7 +235,7 @@ def files_of(path: Path) -> tuple[str, list[File]]:
     if stat_mod.S_ISREG(st.st_mode):
         return "file", [("", st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)]
     if stat_mod.S_ISDIR(st.st_mode):
-        return "dir", walk(path)
+        return "dir", walk(path, share=expected >= SHARE_FILES)
     raise InvalidInput(f"{path} is neither a file nor a directory")
 
 
@@ -162,12 +264,14 @@ def scan(
     hasher: Hasher = hash_only,
     need_manifest: bool = False,
     walked: tuple[str, list[File]] | None = None,
+    expected: int = 0,
 ) -> Scan:
     """Scan `path` (workspace-relative `rel`). The caller saves `fresh`/`listing` to the cache.
 
-    `walked` is what files_of(path) returned, when the caller has just walked it.
+    `walked` is what files_of(path) returned, when the caller has just walked it;
+    `expected` is passed on to files_of otherwise.
     """
-    kind, files = walked if walked is not None else files_of(path)
+    kind, files = walked if walked is not None else files_of(path, expected=expected)
     digest = None
     if kind == "dir":
         digest = listing_digest(files)

@@ -1,0 +1,105 @@
+"""The stat walk under data status and add: the same files in the same order, shared or not."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from monoloop.data import scan
+from monoloop.errors import InvalidInput
+
+needs_fork = pytest.mark.skipif(not scan._may_fork(), reason="the walk is shared only by fork")
+
+
+def make_tree(root: Path) -> Path:
+    """Files at every depth, directories of uneven sizes, a level of fewer than SHARE_MIN."""
+    top = root / "tree"
+    (top / "a" / "b").mkdir(parents=True)
+    (top / "top.txt").write_text("top\n")
+    (top / "a" / "mid.txt").write_text("mid\n")
+    for i in range(3 * scan.SHARE_MIN):
+        sub = top / "a" / "b" / f"d{i:02d}"
+        (sub / "deep").mkdir(parents=True)
+        for j in range(i % 5):
+            (sub / f"f{j}").write_bytes(b"x" * j)
+            (sub / "deep" / f"g{j}").write_bytes(b"y" * i)
+    (top / "a" / "empty").mkdir()
+    return top
+
+
+def stats_of(top: Path) -> list[scan.File]:
+    found = []
+    for path in top.rglob("*"):
+        if path.is_file():
+            st = path.lstat()
+            rel = path.relative_to(top).as_posix()
+            found.append((rel, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+    return found
+
+
+@needs_fork
+def test_shared_walk_finds_the_same_files_in_the_same_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    top = make_tree(tmp_path)
+    alone = scan.walk(top)
+    assert sorted(alone) == sorted(stats_of(top))
+    forks = []
+    fork = os.fork
+
+    def counted() -> int:
+        pid = fork()
+        if pid:
+            forks.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", counted)
+    assert scan.walk(top, share=True) == alone
+    assert len(forks) == 1
+    assert scan.listing_digest(scan.walk(top, share=True)) == scan.listing_digest(alone)
+    kind, files = scan.files_of(top, expected=scan.SHARE_FILES)
+    assert (kind, files) == ("dir", alone)
+
+
+@needs_fork
+def test_a_link_in_the_helpers_share_is_refused_by_name(tmp_path: Path) -> None:
+    top = make_tree(tmp_path)
+    dealt = list((top / "a" / "b").iterdir())
+    for where in dealt:  # every directory dealt out, so both walkers' shares
+        link = where / "deep" / "link"
+        link.symlink_to(top / "top.txt")
+        with pytest.raises(InvalidInput, match=f"{link} is a symbolic link"):
+            scan.walk(top, share=True)
+        link.unlink()
+        fifo = where / "pipe"
+        os.mkfifo(fifo)
+        with pytest.raises(InvalidInput, match=f"{fifo} is not a regular file"):
+            scan.walk(top, share=True)
+        fifo.unlink()
+
+
+@needs_fork
+def test_a_helper_that_dies_costs_time_not_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    top = make_tree(tmp_path)
+    alone = scan.walk(top)
+
+    def die(places: list[scan.Place], read_end: int, write_end: int) -> None:
+        os._exit(1)
+
+    monkeypatch.setattr(scan, "_helper", die)
+    assert scan.walk(top, share=True) == alone
+
+
+def test_small_trees_and_shallow_trees_walk_alone(tmp_path: Path) -> None:
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for i in range(5):
+        (flat / f"f{i}").write_text(str(i))
+    assert scan.walk(flat, share=True) == scan.walk(flat)
+    assert sorted(scan.walk(flat)) == sorted(stats_of(flat))
+    (tmp_path / "empty").mkdir()
+    assert scan.walk(tmp_path / "empty", share=True) == []
