@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -58,7 +59,12 @@ def test_shared_walk_finds_the_same_files_in_the_same_order(
     monkeypatch.setattr(os, "fork", counted)
     assert scan.walk(top, share=True) == alone
     assert len(forks) == 1
-    assert scan.listing_digest(scan.walk(top, share=True)) == scan.listing_digest(alone)
+    # The helper's share stays as the bytes it sent until the files are asked for.
+    shared = scan._walk_tree(top, share=True)
+    assert shared.count() == len(alone)
+    assert shared.digest() == scan.listing_digest(alone)
+    assert shared.files() == alone
+    assert shared.digest() == scan.listing_digest(alone)
     kind, files = scan.files_of(top, expected=scan.SHARE_FILES)
     assert (kind, files) == ("dir", alone)
 
@@ -103,3 +109,42 @@ def test_small_trees_and_shallow_trees_walk_alone(tmp_path: Path) -> None:
     assert sorted(scan.walk(flat)) == sorted(stats_of(flat))
     (tmp_path / "empty").mkdir()
     assert scan.walk(tmp_path / "empty", share=True) == []
+
+
+@needs_fork
+def test_a_shared_scan_answers_from_the_listing_and_sees_changes_in_either_share(
+    tmp_path: Path,
+) -> None:
+    from monoloop.data.statcache import StatCache
+
+    top = make_tree(tmp_path)
+    cache = StatCache(tmp_path / "state")
+    future = time.time_ns() + 10**10  # everything written so far counts as settled
+
+    def scanned() -> scan.Scan:
+        found = scan.scan(top, "tree", cache, expected=scan.SHARE_FILES)
+        cache.put(found.fresh, clock_ns=future)
+        if found.listing is not None:
+            cache.put_directory(found.listing, clock_ns=future)
+        return found
+
+    try:
+        first = scanned()
+        assert first.hashed == first.files == len(scan.walk(top))
+        again = scanned()
+        assert (again.id, again.hashed, again.manifest) == (first.id, 0, None)
+        assert (again.files, again.size) == (first.files, first.size)
+        for where in (top / "a" / "b").iterdir():  # in both walkers' shares
+            target = where / "deep" / "g1"
+            if not target.exists():
+                continue
+            before = target.stat()
+            original = target.read_bytes()
+            target.write_bytes(original.upper())  # same size, mtime put back
+            os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
+            changed = scanned()
+            assert (changed.hashed, changed.id != first.id) == (1, True)
+            target.write_bytes(original)
+            assert scanned().id == first.id
+    finally:
+        cache.close()

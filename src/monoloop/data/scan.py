@@ -46,12 +46,12 @@ class Scan:
     hashed: int  # how many files had to be read
     fresh: list[tuple[str, Stat, str]]  # per-file cache entries to remember
     listing: DirEntry | None = None  # the directory-level cache entry to remember
-    walked: list[File] = field(default_factory=list, repr=False)
+    walked: Walked = field(kw_only=True, repr=False)
 
     @property
     def size(self) -> int:
         """Total bytes; summed on demand, as `status` never asks (100,000 files: 4 ms)."""
-        return sum(f[1] for f in self.walked)
+        return sum(f[1] for f in self.walked.files())
 
 
 def hash_only(paths: Sequence[str]) -> list[str]:
@@ -86,6 +86,10 @@ def walk(directory: Path, *, share: bool = False) -> list[File]:
     `share` (for a tree of SHARE_FILES or more) a forked helper process walks the rest
     meanwhile; the order is the same either way, so digests compare.
     """
+    return _walk_tree(directory, share=share).files()
+
+
+def _walk_tree(directory: Path, *, share: bool) -> Walked:
     found: list[File] = []
     level = [("", os.fspath(directory))]
     while 0 < len(level) < SHARE_MIN:
@@ -98,7 +102,53 @@ def walk(directory: Path, *, share: bool = False) -> list[File]:
     mine, theirs = level[0::2], level[1::2]
     if share and theirs and _may_fork():
         return _walk_shared(found, mine, theirs)
-    return found + _walk(mine) + _walk(theirs)
+    return Walked(found + _walk(mine) + _walk(theirs))
+
+
+class Walked:
+    """The files of a walk, in order: a list, then (when a helper walked them) the helper's
+    share still as the marshal bytes it sent.
+
+    A no-op status needs only the listing digest, which the bytes give as they are:
+    unpacking 50,000 files and freeing them again would cost it a tenth of its time.
+    """
+
+    __slots__ = ("_files", "_head", "_tail")
+
+    def __init__(self, head: list[File], tail: bytes | None = None) -> None:
+        self._head = head
+        self._tail = tail  # marshal.dumps(list[File], 2), from our own helper
+        self._files = head if tail is None else None
+
+    def files(self) -> list[File]:
+        if self._files is None:
+            # Bytes from our own child, through a pipe only it and this process held.
+            self._files = self._head + marshal.loads(self._tail or b"")  # noqa: S302
+        return self._files
+
+    def count(self) -> int:
+        tail = self._tail
+        if self._files is not None or tail is None or tail[:1] != _TYPE_LIST:
+            return len(self.files())
+        return len(self._head) + int.from_bytes(tail[1:5], "little")
+
+    def digest(self) -> str:
+        """listing_digest(self.files()), without unpacking the helper's share.
+
+        A marshalled list is TYPE_LIST, its length (4 bytes) and its items one after the
+        other (version 2 refers to no earlier object), so the list of head + tail is a
+        new header and both bodies.
+        """
+        tail = self._tail
+        if self._files is not None or tail is None or tail[:1] != _TYPE_LIST:
+            return listing_digest(self.files())
+        hasher = blake3.blake3(_TYPE_LIST + self.count().to_bytes(4, "little"))
+        hasher.update(memoryview(marshal.dumps(self._head, 2))[5:])
+        hasher.update(memoryview(tail)[5:])
+        return hasher.hexdigest()
+
+
+_TYPE_LIST = b"["
 
 
 def _walk(places: list[Place]) -> list[File]:
@@ -171,7 +221,7 @@ def _may_fork() -> bool:
     return sys.platform == "linux" and threading.active_count() == 1
 
 
-def _walk_shared(found: list[File], mine: list[Place], theirs: list[Place]) -> list[File]:
+def _walk_shared(found: list[File], mine: list[Place], theirs: list[Place]) -> Walked:
     """found + the walks of `mine` and `theirs`, the latter in a forked helper process.
 
     Most of a stat walk is the kernel's work for each lstat, which one process does on
@@ -189,32 +239,38 @@ def _walk_shared(found: list[File], mine: list[Place], theirs: list[Place]) -> l
             sent = pipe.read()
     finally:
         os.close(read_end)  # a helper still writing gets EPIPE and exits
-        os.waitpid(pid, 0)
-    try:
-        # Bytes from our own child, through a pipe only it and this process hold.
-        ok, *rest = marshal.loads(sent)  # noqa: S302
-    except (EOFError, ValueError, TypeError):  # the helper died before sending it all
-        return found + _walk(theirs)
-    if not ok:
-        raise InvalidInput(rest[0], hint=rest[1])
-    found += rest[0]
-    return found
+        _, status = os.waitpid(pid, 0)
+    # The helper exits 0 only once it has written everything, length first: anything
+    # else (killed, out of memory) and its share is walked here.
+    size = int.from_bytes(sent[1:9], "little")
+    if status != 0 or len(sent) < 9 or len(sent) != 9 + size:
+        return Walked(found + _walk(theirs))
+    if sent[:1] == _FAILED:
+        message, hint = marshal.loads(sent[9:])  # noqa: S302 - from our own child, see above
+        raise InvalidInput(message, hint=hint)
+    return Walked(found, sent[9:])
+
+
+_FILES, _FAILED = b"F", b"E"
 
 
 def _helper(places: list[Place], read_end: int, write_end: int) -> NoReturn:
     """In the forked helper: walk `places`, send the files (or the error), and exit.
 
-    os._exit: no atexit handlers, no flushing of the buffers copied from the parent.
+    What it sends: _FILES or _FAILED, the length of the rest (8 bytes), then the marshal
+    bytes of the files or of (message, hint). os._exit: no atexit handlers, and no
+    flushing of the output buffers copied from the parent.
     """
     code = 0
     try:
         os.close(read_end)
         try:
-            sent: tuple[bool, list[File]] | tuple[bool, str, str | None] = (True, _walk(places))
+            kind, body = _FILES, marshal.dumps(_walk(places), 2)
         except InvalidInput as exc:
-            sent = (False, exc.message, exc.hint)
+            kind, body = _FAILED, marshal.dumps((exc.message, exc.hint), 2)
         with open(write_end, "wb") as pipe:
-            pipe.write(marshal.dumps(sent, 2))
+            pipe.write(kind + len(body).to_bytes(8, "little"))
+            pipe.write(body)
     except BaseException:
         code = 1
     finally:
@@ -226,6 +282,11 @@ def files_of(path: Path, *, expected: int = 0) -> tuple[str, list[File]]:
 
     `expected`: about how many files the caller thinks there are (a pointer says).
     """
+    kind, walked = _tree_of(path, expected)
+    return kind, walked.files()
+
+
+def _tree_of(path: Path, expected: int) -> tuple[str, Walked]:
     st = lstat(path)
     if stat_mod.S_ISLNK(st.st_mode):
         raise InvalidInput(
@@ -233,9 +294,9 @@ def files_of(path: Path, *, expected: int = 0) -> tuple[str, list[File]]:
             hint="track the link's target instead",
         )
     if stat_mod.S_ISREG(st.st_mode):
-        return "file", [("", st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)]
+        return "file", Walked([("", st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)])
     if stat_mod.S_ISDIR(st.st_mode):
-        return "dir", walk(path, share=expected >= SHARE_FILES)
+        return "dir", _walk_tree(path, share=expected >= SHARE_FILES)
     raise InvalidInput(f"{path} is neither a file nor a directory")
 
 
@@ -271,13 +332,17 @@ def scan(
     `walked` is what files_of(path) returned, when the caller has just walked it;
     `expected` is passed on to files_of otherwise.
     """
-    kind, files = walked if walked is not None else files_of(path, expected=expected)
+    if walked is not None:
+        kind, tree = walked[0], Walked(walked[1])
+    else:
+        kind, tree = _tree_of(path, expected)
     digest = None
     if kind == "dir":
-        digest = listing_digest(files)
+        digest = tree.digest()
         known_dir = cache.directory(rel)
         if known_dir is not None and known_dir.listing == digest and not need_manifest:
-            return Scan("dir", known_dir.id, len(files), None, 0, [], walked=files)
+            return Scan("dir", known_dir.id, tree.count(), None, 0, [], walked=tree)
+    files = tree.files()
     known = cache.under(rel)
     ids: list[str] = []
     misses: list[int] = []
@@ -302,11 +367,11 @@ def scan(
         for i in misses
     ]
     if kind == "file":
-        return Scan("file", ids[0], 1, None, len(misses), fresh, walked=files)
+        return Scan("file", ids[0], 1, None, len(misses), fresh, walked=tree)
     manifest = Manifest.of(
         ManifestEntry(f[0], f[1], cid) for f, cid in zip(files, ids, strict=True)
     )
     manifest_id = hash_bytes(manifest.to_bytes())
     newest = max((f[2] for f in files), default=0)
     listing = DirEntry(rel, digest or "", manifest_id, newest)
-    return Scan("dir", manifest_id, len(files), manifest, len(misses), fresh, listing, files)
+    return Scan("dir", manifest_id, len(files), manifest, len(misses), fresh, listing, walked=tree)
