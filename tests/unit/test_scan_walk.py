@@ -58,8 +58,8 @@ def test_shared_walk_finds_the_same_files_in_the_same_order(
 
     monkeypatch.setattr(os, "fork", counted)
     assert scan.walk(top, share=True) == alone
-    assert len(forks) == 1
-    # The helper's share stays as the bytes it sent until the files are asked for.
+    assert len(forks) == 2
+    # The helpers' shares stay as the bytes they sent until the files are asked for.
     shared = scan._walk_tree(top, share=True)
     assert shared.count() == len(alone)
     assert shared.digest() == scan.listing_digest(alone)
@@ -92,11 +92,28 @@ def test_a_helper_that_dies_costs_time_not_files(
 ) -> None:
     top = make_tree(tmp_path)
     alone = scan.walk(top)
+    helper = scan._helper
+    started = []
 
-    def die(places: list[scan.Place], read_end: int, write_end: int) -> None:
-        os._exit(1)
+    def second_dies(places: list[scan.Place], write_end: int, read_ends: list[int]) -> None:
+        if len(read_ends) > 1:
+            os._exit(1)
+        helper(places, write_end, read_ends)
 
-    monkeypatch.setattr(scan, "_helper", die)
+    monkeypatch.setattr(scan, "_helper", second_dies)
+    assert scan.walk(top, share=True) == alone
+    tree = scan._walk_tree(top, share=True)
+    assert tree.digest() == scan.listing_digest(alone) and tree.count() == len(alone)
+    fork = os.fork
+
+    def no_second_fork() -> int:
+        if started:
+            raise BlockingIOError("Resource temporarily unavailable")
+        started.append(1)
+        return fork()
+
+    monkeypatch.setattr(scan, "_helper", helper)
+    monkeypatch.setattr(os, "fork", no_second_fork)
     assert scan.walk(top, share=True) == alone
 
 

@@ -83,8 +83,8 @@ def walk(directory: Path, *, share: bool = False) -> list[File]:
 
     The order: breadth first until there are SHARE_MIN directories at one depth, then
     the whole of every other one of them (the first, third, ...), then the rest. With
-    `share` (for a tree of SHARE_FILES or more) a forked helper process walks the rest
-    meanwhile; the order is the same either way, so digests compare.
+    `share` (for a tree of SHARE_FILES or more) two forked helper processes walk those
+    two shares at once; the order is the same either way, so digests compare.
     """
     return _walk_tree(directory, share=share).files()
 
@@ -99,56 +99,63 @@ def _walk_tree(directory: Path, *, share: bool) -> Walked:
             found += files
             deeper += subdirs
         level = deeper
-    mine, theirs = level[0::2], level[1::2]
-    if share and theirs and _may_fork():
-        return _walk_shared(found, mine, theirs)
-    return Walked(found + _walk(mine) + _walk(theirs))
+    shares = [level[0::2], level[1::2]]
+    if share and shares[1] and _may_fork():
+        return Walked([found, *_walk_shared(shares)])
+    return Walked([found + _walk(shares[0]) + _walk(shares[1])])
 
 
 class Walked:
-    """The files of a walk, in order: a list, then (when a helper walked them) the helper's
-    share still as the marshal bytes it sent.
+    """The files of a walk, in order, in parts: lists, or the marshal bytes of a list as a
+    helper process sent it.
 
     A no-op status needs only the listing digest, which the bytes give as they are:
-    unpacking 50,000 files and freeing them again would cost it a tenth of its time.
+    unpacking 100,000 files and freeing them again would cost it a tenth of its time.
     """
 
-    __slots__ = ("_files", "_head", "_tail")
+    __slots__ = ("_files", "_parts")
 
-    def __init__(self, head: list[File], tail: bytes | None = None) -> None:
-        self._head = head
-        self._tail = tail  # marshal.dumps(list[File], 2), from our own helper
-        self._files = head if tail is None else None
+    def __init__(self, parts: list[list[File] | bytes]) -> None:
+        self._parts = parts
+        self._files: list[File] | None = None
 
     def files(self) -> list[File]:
         if self._files is None:
-            # Bytes from our own child, through a pipe only it and this process held.
-            self._files = self._head + marshal.loads(self._tail or b"")  # noqa: S302
+            self._files = [
+                f
+                for part in self._parts
+                # Bytes from our own child, through a pipe only it and this process held.
+                for f in (marshal.loads(part) if isinstance(part, bytes) else part)  # noqa: S302
+            ]
         return self._files
 
     def count(self) -> int:
-        tail = self._tail
-        if self._files is not None or tail is None or tail[:1] != _TYPE_LIST:
-            return len(self.files())
-        return len(self._head) + int.from_bytes(tail[1:5], "little")
+        return sum(_length(part) for part in self._parts)
 
     def digest(self) -> str:
-        """listing_digest(self.files()), without unpacking the helper's share.
+        """listing_digest(self.files()), without unpacking the helpers' shares.
 
         A marshalled list is TYPE_LIST, its length (4 bytes) and its items one after the
-        other (version 2 refers to no earlier object), so the list of head + tail is a
-        new header and both bodies.
+        other (version 2 refers to no earlier object), so the list of all the parts is a
+        new header and the bodies of the parts.
         """
-        tail = self._tail
-        if self._files is not None or tail is None or tail[:1] != _TYPE_LIST:
-            return listing_digest(self.files())
+        if len(self._parts) == 1 and isinstance(self._parts[0], list):
+            return listing_digest(self._parts[0])
         hasher = blake3.blake3(_TYPE_LIST + self.count().to_bytes(4, "little"))
-        hasher.update(memoryview(marshal.dumps(self._head, 2))[5:])
-        hasher.update(memoryview(tail)[5:])
+        for part in self._parts:
+            hasher.update(memoryview(part if isinstance(part, bytes) else _dump(part))[5:])
         return hasher.hexdigest()
 
 
 _TYPE_LIST = b"["
+
+
+def _dump(files: list[File]) -> bytes:
+    return marshal.dumps(files, 2)
+
+
+def _length(part: list[File] | bytes) -> int:
+    return int.from_bytes(part[1:5], "little") if isinstance(part, bytes) else len(part)
 
 
 def _walk(places: list[Place]) -> list[File]:
@@ -221,41 +228,71 @@ def _may_fork() -> bool:
     return sys.platform == "linux" and threading.active_count() == 1
 
 
-def _walk_shared(found: list[File], mine: list[Place], theirs: list[Place]) -> Walked:
-    """found + the walks of `mine` and `theirs`, the latter in a forked helper process.
+def _walk_shared(shares: list[list[Place]]) -> list[list[File] | bytes]:
+    """The files below each share of directories, each walked by a forked helper process.
 
     Most of a stat walk is the kernel's work for each lstat, which one process does on
-    one core: the helper's share of the stats runs on another. Whatever goes wrong in
-    the helper, its share is walked here again.
+    one core: the helpers' stats run on two. This process only waits, so it never builds
+    (or frees) the files of a no-op status. A share whose helper failed is walked here.
     """
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the helper; coverage does not follow forks
-        _helper(theirs, read_end, write_end)
-    os.close(write_end)
+    started: list[tuple[int, int]] = []  # (pid, read end of its pipe)
+    sent: list[bytes] = []
     try:
-        found += _walk(mine)
-        with open(read_end, "rb", closefd=False) as pipe:
-            sent = pipe.read()
+        for places in shares:
+            started.append(_start(places, [r for _, r in started]))
+        for _, read_end in started:
+            if read_end < 0:
+                sent.append(b"")
+                continue
+            with open(read_end, "rb", closefd=False) as pipe:
+                sent.append(pipe.read())
     finally:
-        os.close(read_end)  # a helper still writing gets EPIPE and exits
-        _, status = os.waitpid(pid, 0)
-    # The helper exits 0 only once it has written everything, length first: anything
-    # else (killed, out of memory) and its share is walked here.
-    size = int.from_bytes(sent[1:9], "little")
-    if status != 0 or len(sent) < 9 or len(sent) != 9 + size:
-        return Walked(found + _walk(theirs))
-    if sent[:1] == _FAILED:
-        message, hint = marshal.loads(sent[9:])  # noqa: S302 - from our own child, see above
-        raise InvalidInput(message, hint=hint)
-    return Walked(found, sent[9:])
+        statuses = []
+        for pid, read_end in started:
+            if read_end >= 0:
+                os.close(read_end)  # a helper still writing gets EPIPE and exits
+            statuses.append(os.waitpid(pid, 0)[1] if pid else -1)
+    parts: list[list[File] | bytes] = []
+    for places, got, status in zip(shares, sent, statuses, strict=True):
+        # A helper exits 0 only once it has written everything, length first: anything
+        # else (killed, out of memory) and its share is walked here.
+        size = int.from_bytes(got[1:9], "little")
+        if status != 0 or len(got) < 9 or len(got) != 9 + size:
+            parts.append(_walk(places))
+        elif got[:1] == _FAILED:
+            message, hint = marshal.loads(got[9:])  # noqa: S302 - from our own child
+            raise InvalidInput(message, hint=hint)
+        elif got[9:10] != _TYPE_LIST:
+            parts.append(marshal.loads(got[9:]))  # noqa: S302 - from our own child
+        else:
+            parts.append(got[9:])
+    return parts
 
 
 _FILES, _FAILED = b"F", b"E"
 
 
-def _helper(places: list[Place], read_end: int, write_end: int) -> NoReturn:
-    """In the forked helper: walk `places`, send the files (or the error), and exit.
+def _start(places: list[Place], earlier: list[int]) -> tuple[int, int]:
+    """Fork a helper to walk `places`: its pid and the read end of its pipe, or (0, -1)
+    when none can be started (out of processes, memory or descriptors)."""
+    try:
+        read_end, write_end = os.pipe()
+    except OSError:
+        return 0, -1
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        return 0, -1
+    if pid == 0:  # pragma: no cover - the helper; coverage does not follow forks
+        _helper(places, write_end, [*earlier, read_end])
+    os.close(write_end)
+    return pid, read_end
+
+
+def _helper(places: list[Place], write_end: int, read_ends: list[int]) -> NoReturn:
+    """In a forked helper: walk `places`, send the files (or the error), and exit.
 
     What it sends: _FILES or _FAILED, the length of the rest (8 bytes), then the marshal
     bytes of the files or of (message, hint). os._exit: no atexit handlers, and no
@@ -263,9 +300,11 @@ def _helper(places: list[Place], read_end: int, write_end: int) -> NoReturn:
     """
     code = 0
     try:
-        os.close(read_end)
+        for read_end in read_ends:  # each pipe's only reader is the parent
+            if read_end >= 0:
+                os.close(read_end)
         try:
-            kind, body = _FILES, marshal.dumps(_walk(places), 2)
+            kind, body = _FILES, _dump(_walk(places))
         except InvalidInput as exc:
             kind, body = _FAILED, marshal.dumps((exc.message, exc.hint), 2)
         with open(write_end, "wb") as pipe:
@@ -294,7 +333,7 @@ def _tree_of(path: Path, expected: int) -> tuple[str, Walked]:
             hint="track the link's target instead",
         )
     if stat_mod.S_ISREG(st.st_mode):
-        return "file", Walked([("", st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)])
+        return "file", Walked([[("", st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)]])
     if stat_mod.S_ISDIR(st.st_mode):
         return "dir", _walk_tree(path, share=expected >= SHARE_FILES)
     raise InvalidInput(f"{path} is neither a file nor a directory")
@@ -314,7 +353,7 @@ def listing_digest(files: list[File]) -> str:
     back-references, so equal lists always give equal bytes; and file names that are not
     valid UTF-8 pass through.
     """
-    return blake3.blake3(marshal.dumps(files, 2)).hexdigest()
+    return blake3.blake3(_dump(files)).hexdigest()
 
 
 def scan(
@@ -333,7 +372,7 @@ def scan(
     `expected` is passed on to files_of otherwise.
     """
     if walked is not None:
-        kind, tree = walked[0], Walked(walked[1])
+        kind, tree = walked[0], Walked([walked[1]])
     else:
         kind, tree = _tree_of(path, expected)
     digest = None
