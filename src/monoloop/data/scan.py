@@ -211,8 +211,8 @@ def _list(prefix: str, where: str) -> tuple[list[File], list[Place]]:
     return files, subdirs
 
 
-# From about this many files, a helper process halves a walk's time on two cores (its
-# start-up and sending the files back cost a few ms).
+# From about this many files, helper processes halve a walk's time on two cores (starting
+# them and sending the files back cost a few ms).
 SHARE_FILES = 10_000
 # Directories to deal out between two walkers: enough that alternate ones split most
 # trees' files about evenly.
@@ -262,7 +262,7 @@ def _walk_shared(shares: list[list[Place]]) -> list[list[File] | bytes]:
         elif got[:1] == _FAILED:
             message, hint = marshal.loads(got[9:])  # noqa: S302 - from our own child
             raise InvalidInput(message, hint=hint)
-        elif got[9:10] != _TYPE_LIST:
+        elif got[9:10] != _TYPE_LIST:  # Walked.digest reads the bytes as a marshal list
             parts.append(marshal.loads(got[9:]))  # noqa: S302 - from our own child
         else:
             parts.append(got[9:])
