@@ -356,6 +356,22 @@ def test_bad_paths_are_refused_before_anything_is_written(ws: Workspace, tmp_pat
     assert list(ws.root.glob("*.loop")) == []
 
 
+def test_links_and_pipes_deep_in_a_tracked_directory_are_named(ws: Workspace) -> None:
+    tree = make_tree(ws.root)
+    [added] = data.add(tree, workspace=ws.root)
+    assert added.size == sum(p.stat().st_size for p in tree.rglob("*") if p.is_file())
+    link = tree / "part2" / "deeper" / "link.txt"
+    link.parent.mkdir()
+    link.symlink_to(tree / "part0" / "f000.txt")
+    with pytest.raises(InvalidInput, match=f"{link} is a symbolic link"):
+        data.status(workspace=ws.root)
+    link.unlink()
+    fifo = link.parent / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(InvalidInput, match=f"{fifo} is not a regular file"):
+        data.add(tree, workspace=ws.root)
+
+
 def test_garbage_pointer_is_a_clear_error(ws: Workspace) -> None:
     csv = ws.root / "d.csv"
     csv.write_text("1\n")

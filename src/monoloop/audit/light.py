@@ -21,7 +21,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from monoloop.ledger import chain, now
 from monoloop.root import default_db_url
 from monoloop.store.revisions import SCHEMA_HEAD
 
@@ -99,6 +98,10 @@ def _configure(conn: sqlite3.Connection) -> None:
 
 
 def _append_locked(conn: sqlite3.Connection, actor: str, items: Sequence[Item]) -> None:
+    # Imported here: `data status` imports this module but records nothing, and the
+    # ledger (dataclasses, datetime) is a few ms of its start-up.
+    from monoloop.ledger import chain, now
+
     seq, prev = conn.execute("SELECT seq, hash FROM ledger_head WHERE id = 1").fetchone()
     rows = chain(seq, prev, time=now(), actor=actor, items=items)
     conn.executemany(

@@ -85,7 +85,7 @@ def status(
             if not data.exists():
                 results.append(PathStatus(rel, "missing", ptr.id, None, in_store, pushed))
                 continue
-            found = scan.scan(data, rel, ctx.cache, hasher=hasher)
+            found = scan.scan(data, rel, ctx.cache, hasher=hasher, expected=ptr.files)
             if verbose and found.id != ptr.id and found.kind == "dir" and found.manifest is None:
                 # The listing cache gave the id alone; listing the changed files needs ids.
                 found = scan.scan(data, rel, ctx.cache, hasher=hasher, need_manifest=True)

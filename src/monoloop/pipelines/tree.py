@@ -190,7 +190,7 @@ def hash_outputs(root: Path, rels: tuple[str, ...], clock_ns: int) -> Outputs:
     from monoloop.store.objects import Manifest, ManifestEntry
 
     found = Outputs({}, Remembered(clock_ns))
-    plan: list[tuple[str, str, list[scan.File]]] = []
+    plan: list[tuple[str, str, list[scan.File], list[str]]] = []
     for rel in rels:
         path = root / rel
         if not os.path.lexists(path):
@@ -200,23 +200,23 @@ def hash_outputs(root: Path, rels: tuple[str, ...], clock_ns: int) -> Outputs:
                 "the path from the stage",
             )
         kind, files = scan.files_of(path)
-        plan.append((rel, kind, files))
-    hashed = iter(scan.hash_only([f[1] for _, _, files in plan for f in files]))
-    for rel, kind, files in plan:
+        plan.append((rel, kind, files, scan.full_paths(path, files)))
+    hashed = iter(scan.hash_only([p for _, _, _, paths in plan for p in paths]))
+    for rel, kind, files, paths in plan:
         ids = [next(hashed) for _ in files]
-        for f, cid in zip(files, ids, strict=True):
+        for f, full, cid in zip(files, paths, ids, strict=True):
             key = f"{rel}/{f[0]}" if f[0] else rel
-            found.remembered.files.append((key, Stat(f[2], f[3], f[4], f[5]), cid))
-            found.files.append((f[1], cid))
+            found.remembered.files.append((key, Stat(f[1], f[2], f[3], f[4]), cid))
+            found.files.append((full, cid))
         if kind == "file":
             found.ids[rel] = ids[0]
             continue
         manifest = Manifest.of(
-            ManifestEntry(f[0], f[2], cid) for f, cid in zip(files, ids, strict=True)
+            ManifestEntry(f[0], f[1], cid) for f, cid in zip(files, ids, strict=True)
         ).to_bytes()
         manifest_id = hash_bytes(manifest)
         found.manifests.append(manifest)
-        newest = max((f[3] for f in files), default=0)
+        newest = max((f[2] for f in files), default=0)
         listing = DirEntry(rel, scan.listing_digest(files), manifest_id, newest)
         found.remembered.dirs.append(listing)
         found.ids[rel + "/"] = manifest_id
