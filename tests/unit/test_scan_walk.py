@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+import threading
 import time
 from pathlib import Path
 
@@ -11,7 +13,26 @@ import pytest
 from monoloop.data import scan
 from monoloop.errors import InvalidInput
 
-needs_fork = pytest.mark.skipif(not scan._may_fork(), reason="the walk is shared only by fork")
+MAY_FORK = scan._may_fork  # the module's own, which the fixture below replaces
+needs_fork = pytest.mark.skipif(sys.platform != "linux", reason="the walk is shared only by fork")
+
+
+@pytest.fixture(autouse=True)
+def single_threaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As in a CLI process. Earlier tests in the same pytest process may have left threads
+    running, which would keep the walk from forking (see the test just below)."""
+    monkeypatch.setattr(scan, "_may_fork", lambda: sys.platform == "linux")
+
+
+def test_a_process_with_other_threads_does_not_fork() -> None:
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert not MAY_FORK()
+    finally:
+        stop.set()
+        other.join()
 
 
 def make_tree(root: Path) -> Path:
