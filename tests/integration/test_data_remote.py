@@ -311,6 +311,18 @@ def test_pull_keeps_packs_whole_and_checks_out_from_them(ws: Workspace, tmp_path
     done = data.checkout(workspace=clone)  # from the kept pack, verified
     assert len(done.written) == 60 and same_tree(tree, clone / "data" / "set")
     assert data.pull(workspace=clone).transferred == 0
+    # The clone pushes what it holds in packs on to another remote.
+    set_remote(clone, f"file://{tmp_path / 'second'}")
+    assert data.push(workspace=clone).transferred == 61
+    assert LocalStore(tmp_path / "second").fsck().checked == 61
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(clone), str(other))
+    from monoloop.workspace import init_workspace
+
+    init_workspace(other)
+    set_remote(other, f"file://{tmp_path / 'second'}")  # not the first remote
+    assert data.pull(workspace=other).transferred == 61
+    assert same_tree(tree, other / "data" / "set")
     # gc keeps a pack something references, whatever its age.
     old = time.time() - 7200
     for path in local.root.rglob("*"):

@@ -105,7 +105,10 @@ def _copy_batch(
         # one call, the order in which objects appear does not matter.
         groups, loose = packs.plan(batch, dict(sizes))
         for group in groups:
-            got = dst.put_pack([src.path_of(i) for i in group])
+            # Objects the local store holds in packs (a pull kept them whole) come as
+            # bytes, checked against their ids as they are read; the rest as files.
+            held = dict(src.read_packed(src.in_packs(group)))
+            got = dst.put_pack([held[i] if i in held else src.path_of(i) for i in group])
             pairs.extend((want, have) for want, (have, _) in zip(group, got, strict=True))
             if progress is not None:
                 progress(len(group))
