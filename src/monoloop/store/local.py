@@ -163,6 +163,12 @@ class LocalStore(PackedReads, TreeMixin):
 
     def _stage_bytes(self, data: bytes | bytearray | memoryview, staged: StagedFiles) -> str:
         content_id = hash_bytes(data)
+        self._stage_known(content_id, data, staged)
+        return content_id
+
+    def _stage_known(
+        self, content_id: str, data: bytes | bytearray | memoryview, staged: StagedFiles
+    ) -> None:
         dest = self._own_path(content_id)
         if not os.path.exists(dest):
             fd = staged.open(dest)
@@ -170,7 +176,6 @@ class LocalStore(PackedReads, TreeMixin):
                 write_all(fd, data)
             finally:
                 staged.close(fd)
-        return content_id
 
     def _stage_copy(self, path: StrPath, staged: StagedFiles) -> tuple[str, int]:
         src, size = open_source(path)
@@ -238,13 +243,7 @@ class LocalStore(PackedReads, TreeMixin):
         staged = self._staged(len(items))
         try:
             for content_id, data in items:
-                dest = self._own_path(content_id)
-                if not os.path.exists(dest):
-                    fd = staged.open(dest)
-                    try:
-                        write_all(fd, data)
-                    finally:
-                        staged.close(fd)
+                self._stage_known(content_id, data, staged)
             staged.commit()
         except BaseException:
             staged.discard()
@@ -257,23 +256,9 @@ class LocalStore(PackedReads, TreeMixin):
         The pack is made durable and renamed into place before its index, so the
         objects appear together, complete, or not at all.
         """
-        results: list[tuple[str, int]] = []
-        entries: list[tuple[str, int, int]] = []
-        chunks: list[bytes] = []
-        seen: set[str] = set()
-        offset = 0
-        for item in items:
-            data = contents(item)
-            content_id = hash_bytes(data)
-            results.append((content_id, len(data)))
-            if content_id in seen:
-                continue
-            seen.add(content_id)
-            chunks.append(data)
-            entries.append((content_id, offset, len(data)))
-            offset += len(data)
-        self._write_pack(chunks, packs.encode_index(entries))
-        return results
+        built = packs.build(contents(item) for item in items)
+        self._write_pack(built.chunks, built.index)
+        return built.stored
 
     def adopt_pack(self, data: bytes, index: bytes, name: str, *, source: str) -> list[str]:
         """Keep a pack fetched from another store as it is, once every object in it has

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import blake3
 
 from monoloop.errors import CorruptObject
-from monoloop.hashing import ID_PREFIX
+from monoloop.hashing import ID_PREFIX, hash_bytes
 
 DIR = "packs"
 PACK_SUFFIX = ".pack"
@@ -66,6 +66,38 @@ def encode_index(entries: Iterable[tuple[str, int, int]]) -> bytes:
         body += _RECORD.pack(digest, offset, size)
     body += blake3.blake3(bytes(body)).digest()
     return bytes(body)
+
+
+@dataclass(frozen=True)
+class Built:
+    """A pack ready to write: its objects' bytes in order, and its index."""
+
+    stored: list[tuple[str, int]]  # (id, size) of each object given, duplicates included
+    chunks: list[bytes]  # the pack's bytes, one chunk per distinct object
+    index: bytes
+
+    @property
+    def name(self) -> str:
+        return index_name(self.index)
+
+
+def build(objects: Iterable[bytes]) -> Built:
+    """A pack of `objects` (each stored once, in the order first seen)."""
+    stored: list[tuple[str, int]] = []
+    chunks: list[bytes] = []
+    entries: list[tuple[str, int, int]] = []
+    seen: set[str] = set()
+    offset = 0
+    for data in objects:
+        content_id = hash_bytes(data)
+        stored.append((content_id, len(data)))
+        if content_id in seen:
+            continue
+        seen.add(content_id)
+        chunks.append(data)
+        entries.append((content_id, offset, len(data)))
+        offset += len(data)
+    return Built(stored, chunks, encode_index(entries))
 
 
 def index_name(index: bytes) -> str:

@@ -250,27 +250,12 @@ class FsspecStore(PackedReads, TreeMixin):
         """Store small objects (files, or bytes) as one pack (see `store.packs`): two
         writes, the pack before its index, each complete or absent (one PUT, or temp +
         move)."""
-        results: list[tuple[str, int]] = []
-        entries: list[tuple[str, int, int]] = []
-        chunks: list[bytes] = []
-        seen: set[str] = set()
-        offset = 0
-        for item in items:
-            data = contents(item)
-            content_id = hash_bytes(data)
-            results.append((content_id, len(data)))
-            if content_id in seen:
-                continue
-            seen.add(content_id)
-            chunks.append(data)
-            entries.append((content_id, offset, len(data)))
-            offset += len(data)
-        index = packs.encode_index(entries)
-        base = f"{self._root}/{packs.DIR}/{packs.index_name(index)}"
-        self._put_key(base + packs.PACK_SUFFIX, b"".join(chunks))
-        self._put_key(base + packs.INDEX_SUFFIX, index)
+        built = packs.build(contents(item) for item in items)
+        base = f"{self._root}/{packs.DIR}/{built.name}"
+        self._put_key(base + packs.PACK_SUFFIX, b"".join(built.chunks))
+        self._put_key(base + packs.INDEX_SUFFIX, built.index)
         self._forget_packs()
-        return results
+        return built.stored
 
     # -- packs (store.packed) ------------------------------------------------------------
 
