@@ -99,6 +99,7 @@ def _copy_batch(
 ) -> list[tuple[str, str]]:
     """(wanted id, id of what landed) for every id of the batch."""
     pairs: list[tuple[str, str]] = []
+    in_src_packs = src.in_packs(batch) if isinstance(src, PackedReads) else set()
     loose = batch
     if pack and isinstance(src, LocalStore) and hasattr(dst, "put_pack"):
         # Callers copy manifests in a later call than their data (see sync.push): within
@@ -107,16 +108,13 @@ def _copy_batch(
         for group in groups:
             # Objects the local store holds in packs (a pull kept them whole) come as
             # bytes, checked against their ids as they are read; the rest as files.
-            held = dict(src.read_packed(src.in_packs(group)))
+            held = dict(src.read_packed(i for i in group if i in in_src_packs))
             got = dst.put_pack([held[i] if i in held else src.path_of(i) for i in group])
             pairs.extend((want, have) for want, (have, _) in zip(group, got, strict=True))
             if progress is not None:
                 progress(len(group))
-    packed: list[str] = []
-    if isinstance(src, PackedReads) and loose:
-        packed_set = src.in_packs(loose)
-        packed = [i for i in loose if i in packed_set]
-        loose = [i for i in loose if i not in packed_set]
+    packed = [i for i in loose if i in in_src_packs]
+    loose = [i for i in loose if i not in in_src_packs]
     if packed and keep and isinstance(dst, LocalStore):
         packed = _keep_packs(src, dst, packed, pairs, progress)
     if packed:
@@ -142,12 +140,17 @@ def _keep_packs(
     assert isinstance(src, PackedReads)
     have = dst.in_packs(ids)  # kept with an earlier batch's pack
     pairs.extend((i, i) for i in ids if i in have)
-    located = src.located(i for i in ids if i not in have)
-    by_pack: dict[str, list[str]] = {}
-    for cid, where in located.items():
-        by_pack.setdefault(where.pack, []).append(cid)
     members = src.pack_members()
-    rest = [i for i in ids if i not in have and i not in located]  # not found: said later
+    pack_of = {cid: name for name, held in members.items() for cid in held}
+    by_pack: dict[str, list[str]] = {}
+    rest: list[str] = []  # ids no pack holds (said later) and those to copy one by one
+    for cid in ids:
+        if cid in have:
+            continue
+        if cid in pack_of:
+            by_pack.setdefault(pack_of[cid], []).append(cid)
+        else:
+            rest.append(cid)
     for name, wanted in sorted(by_pack.items()):
         if 2 * len(wanted) < len(members.get(name, ())):
             rest.extend(wanted)

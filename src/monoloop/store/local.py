@@ -102,7 +102,7 @@ class LocalStore(PackedReads, TreeMixin):
             return
         try:
             # Fan-out directories are made as objects need them (StagedFiles.commit): a
-            # push of packs to a new remote needs one, and 256 mkdirs cost 0.1-0.2 s.
+            # push of packs to a new remote needs one; 256 mkdirs took 0.23 s here.
             if not os.path.isdir(self._tmp):
                 os.makedirs(self._tmp, exist_ok=True)
                 self._sync.sync_dir(self._root)

@@ -77,11 +77,6 @@ class PackedReads:
         table = self._packs(refresh=True)
         return {i for i in ids if i in table}
 
-    def located(self, ids: Iterable[str]) -> dict[str, packs.Located]:
-        """Where each of `ids` held in packs is (one refresh for all of them)."""
-        table = self._packs(refresh=True)
-        return {i: table[i] for i in ids if i in table}
-
     def pack_members(self) -> dict[str, list[str]]:
         """Each pack's name with the ids it holds."""
         members: dict[str, list[str]] = {}
@@ -115,52 +110,53 @@ class PackedReads:
     def read_packed(self, ids: Iterable[str]) -> Iterator[tuple[str, bytes]]:
         """(id, verified bytes) for those of `ids` held in packs, pack by pack in offset
         order (one read per pack where a store can); ids not packed are skipped."""
-        table = self._packs(refresh=True)
-        by_pack: dict[str, list[tuple[str, packs.Located]]] = {}
-        for cid in dict.fromkeys(ids):
-            where = table.get(cid)
-            if where is not None:
-                by_pack.setdefault(where.pack, []).append((cid, where))
-        for pack, items in sorted(by_pack.items()):
-            items.sort(key=lambda item: item[1].offset)
-            chunks = self._pack_ranges(pack, [(w.offset, w.size) for _, w in items])
+        wanted = list(dict.fromkeys(ids))
+        table = self._packs()
+        if any(i not in table for i in wanted):  # a pack added since: look once more
+            table = self._packs(refresh=True)
+        located = [(i, table[i]) for i in wanted if i in table]
+        for items, chunks in self._by_pack(located):
             for (cid, where), data in zip(items, chunks, strict=True):
                 yield cid, self._checked(cid, where, data)
 
     def fsck_packs(self) -> tuple[int, int, list[str], list[str]]:
-        """Verify every packed object: (checked, bytes, corrupt ids, damaged index names)."""
+        """Verify every packed object: (checked, bytes, corrupt ids, damaged index names).
+
+        Indexes are read afresh, and one that is damaged is reported rather than raised."""
         checked = total = 0
         bad: list[str] = []
         damaged: list[str] = []
-        self._forget_packs()
         table: dict[str, packs.Located] = {}
         for name in self._pack_index_names():
             try:
                 table.update(packs.decode_index(self._pack_index_bytes(name), name, where=self.url))
             except CorruptObject:
                 damaged.append(name)
-        try:
-            for cid, data in self._read_each(table):
+        for items, chunks in self._by_pack(table.items(), unreadable_as_empty=True):
+            for (cid, where), data in zip(items, chunks, strict=True):
                 checked += 1
-                if data is None:
-                    bad.append(cid)
-                else:
+                if len(data) == where.size and hash_bytes(data) == cid:
                     total += len(data)
-        finally:
-            self._forget_packs()
+                else:
+                    bad.append(cid)
         return checked, total, sorted(bad), damaged
 
-    def _read_each(self, table: dict[str, packs.Located]) -> Iterator[tuple[str, bytes | None]]:
-        """(id, its bytes if they are sound, else None) for every entry of `table`."""
+    def _by_pack(
+        self,
+        located: Iterable[tuple[str, packs.Located]],
+        *,
+        unreadable_as_empty: bool = False,
+    ) -> Iterator[tuple[list[tuple[str, packs.Located]], list[bytes]]]:
+        """Entries grouped by pack, in offset order, each group with its objects' bytes."""
         by_pack: dict[str, list[tuple[str, packs.Located]]] = {}
-        for cid, where in table.items():
+        for cid, where in located:
             by_pack.setdefault(where.pack, []).append((cid, where))
         for pack, items in sorted(by_pack.items()):
             items.sort(key=lambda item: item[1].offset)
             try:
                 chunks = self._pack_ranges(pack, [(w.offset, w.size) for _, w in items])
             except OSError:
-                chunks = [b""] * len(items)
-            for (cid, where), data in zip(items, chunks, strict=True):
-                good = len(data) == where.size and hash_bytes(data) == cid
-                yield cid, (data if good else None)
+                if not unreadable_as_empty:
+                    raise
+                chunks = [b""] * len(items)  # a pack file that is gone: all of it corrupt
+            yield items, chunks
