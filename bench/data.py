@@ -26,7 +26,9 @@ was just written or read (the datasets are generated and hashed before the round
 round's repository copy is freshly written). os.sync() runs before every timed step so no
 step pays for another's dirty pages. Small-file trees are only deleted at the end: on ext4
 without a journal, creating files right after mass deletes is slowed by the inode
-allocator, which would time the clean-up, not the tool. Big files are freed after each round.
+allocator, which would time the clean-up, not the tool. Big files too stay until the end
+when the disk has room for them all (`big_files_kept` in the output); otherwise they are
+freed after each round, and the step after a deletion may be slowed.
 
     python bench/data.py [--size-mib 1024] [--files 10000] [--file-kib 10] [--repeat 4]
                          [--dir DIR] [--compare dvc] [--keep]
@@ -237,14 +239,12 @@ def stat_walk(root: Path) -> int:
 
 
 def big_floors(data: Dataset, scratch: Path) -> dict[str, float]:
-    copy = scratch / "floor-copy.bin"
-    times = {
+    copy = scratch / "floor-copy.bin"  # left for the end-of-round clean-up
+    return {
         "blake3_mt": clock(lambda: hash_big(data.master, blake3.blake3.AUTO)),
         "blake3_st": clock(lambda: hash_big(data.master, 1)),
         "copy": clock(lambda: shutil.copyfile(data.master, copy)),
     }
-    copy.unlink()
-    return times
 
 
 def many_floors(data: Dataset, scratch: Path) -> dict[str, float]:
@@ -497,7 +497,13 @@ class Plan:
 
 
 def run_rounds(
-    plan: Plan, data: dict[str, Dataset], tools: list[Tool], base: Path, rec: Recorder
+    plan: Plan,
+    data: dict[str, Dataset],
+    tools: list[Tool],
+    base: Path,
+    rec: Recorder,
+    *,
+    keep_big: bool,
 ) -> None:
     monoloop = tools[0]
     for i in range(plan.repeat):
@@ -515,7 +521,11 @@ def run_rounds(
                 where = base / f"{tool.name}-{key}-{i}"
                 where.mkdir()
                 Round(tool, data[key], where, plan.steps, rec, label).run()
-                if key == "big":  # small-file trees (manifests too) stay until the end
+            if key == "big" and not keep_big:
+                free_big_files(scratch)
+                # Deleting files here would slow whichever tool runs next (see the module
+                # docstring): big files go early only when the disk cannot hold them all.
+                if key == "big" and not keep_big:
                     free_big_files(where)
 
 
@@ -635,6 +645,7 @@ def report(
         "dir": str(base),
         "cache": "warm",
         "cache_note": "data read or written just before each step; os.sync() before each",
+        "big_files_kept": args.keep_big,
         "repeat": plan.repeat,
         "size_mib": args.size_mib,
         "files": args.files,
@@ -664,7 +675,8 @@ def dataset_bytes(args: argparse.Namespace, plan: Plan) -> tuple[int, int]:
     return big, many
 
 
-def check_disk(args: argparse.Namespace, plan: Plan, parent: Path, tools: int) -> None:
+def check_disk(args: argparse.Namespace, plan: Plan, parent: Path, tools: int) -> bool:
+    """Fail early if the run cannot fit; True if big files can stay until the end."""
     big, many = dataset_bytes(args, plan)
     copies = 2 + ("push" in plan.steps) + 2 * ("pull_clean_clone" in plan.steps)
     kept = plan.repeat * tools * copies  # copies a round leaves behind until the end
@@ -679,6 +691,8 @@ def check_disk(args: argparse.Namespace, plan: Plan, parent: Path, tools: int) -
             f"{need / GIB:.1f} GiB (at least 10x the {(big + many) / GIB:.2f} GiB of data); "
             "use --dir elsewhere, or a smaller --size-mib/--files"
         )
+    # Every round's big copies (and floor copy) kept, with 10 GiB to spare.
+    return args.keep or free >= estimate + big * (kept + plan.repeat) + 10 * GIB
 
 
 def force_rmtree(path: Path) -> None:
@@ -745,7 +759,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         plan = make_plan(args)
         parent = Path(args.dir or tempfile.gettempdir()).resolve()
-        check_disk(args, plan, parent, 1 + (args.compare == "dvc"))
+        args.keep_big = check_disk(args, plan, parent, 1 + (args.compare == "dvc"))
     except (BenchError, argparse.ArgumentTypeError) as exc:
         log(f"bench/data.py: {exc}")
         return 2
@@ -755,7 +769,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         data, tools = prepare(args, plan, base, env)
         rec = Recorder()
-        run_rounds(plan, data, tools, base, rec)
+        run_rounds(plan, data, tools, base, rec, keep_big=args.keep_big)
         result = report(args, plan, rec, tools, base)
     except subprocess.CalledProcessError as exc:
         log(f"command failed (exit {exc.returncode}): {' '.join(map(str, exc.cmd))}")

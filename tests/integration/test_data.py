@@ -209,6 +209,10 @@ def test_round_trip_through_a_remote(
     commit(ws.root, "data")
     pushed = data.push(workspace=ws.root)
     assert pushed.transferred == 30 + 1 + 1 and not pushed.missing
+    # The pack `data add` made travels whole: the remote holds the very same files.
+    local_packs = sorted(p.name for p in (ws.objects.root / "packs").iterdir())
+    assert len(local_packs) == 2  # a pack and its index
+    assert sorted(p.name for p in (remote_dir / "packs").iterdir()) == local_packs
     assert {s.path: s.pushed for s in data.status(workspace=ws.root)} == {
         "data/big.bin": True,
         "data/events": True,
@@ -328,6 +332,74 @@ def test_gc_removes_only_unreferenced(ws: Workspace) -> None:
     assert [e.kind for e in audit.log(ws, audit.EventFilter(kind="data.gc"))] == ["data.gc"] * 2
     young = service.gc(ws)
     assert young.removed == []
+
+
+def test_add_packs_small_files_and_gc_repacks_a_partly_dead_pack(ws: Workspace) -> None:
+    from monoloop.data import service
+    from monoloop.store import packs
+
+    tree = make_tree(ws.root, 40)
+    originals = {p: p.read_bytes() for p in tree.rglob("*") if p.is_file()}
+    [v1] = data.add(tree, workspace=ws.root)
+    entries = ws.objects.read_manifest(v1.id).entries
+    ids = {e.id for e in entries}
+    # One pack for the 40 objects; only the manifest is a file of its own.
+    assert len(ws.objects.pack_members()) == 1
+    assert set(ws.objects.iter_loose()) == {v1.id}
+    assert ws.objects.present(ids) == ids
+    assert states(ws) == {"data/events": "unchanged"}
+    for path in list(originals)[:3]:
+        path.unlink()
+    data.checkout(workspace=ws.root)
+    assert {p: p.read_bytes() for p in tree.rglob("*") if p.is_file()} == originals
+    commit(ws.root, "v1")
+
+    # 30 of the 40 change: their new objects make a second pack; v1's pack is 3/4 dead.
+    changed = sorted(originals)[:30]
+    for path in changed:
+        path.write_text(f"v2 of {path.name}\n" * 50)
+    [v2] = data.add(tree, workspace=ws.root)
+    commit(ws.root, "v2")
+    live = {e.id for e in ws.objects.read_manifest(v2.id).entries}
+    dead = ids - live
+    assert len(dead) == 30 and len(ws.objects.pack_members()) == 2
+    before = {p: p.read_bytes() for p in tree.rglob("*") if p.is_file()}
+
+    dry = service.gc(ws, dry_run=True, grace_seconds=0)
+    assert set(dry.removed) == dead | {v1.id}
+    assert ws.objects.present(ids) == ids  # a dry run changes nothing
+    done = service.gc(ws, grace_seconds=0)
+    assert set(done.removed) == dead | {v1.id}
+    assert done.freed_bytes >= sum(e.size for e in entries if e.id in dead)
+    assert ws.objects.present(ids | live) == live
+    # The 10 survivors were too few for a pack: they are loose now, and v1's pack is gone.
+    assert len(ws.objects.pack_members()) == 1
+    [v2_pack] = ws.objects.pack_members().values()
+    assert live - set(ws.objects.iter_loose()) == set(v2_pack)
+    assert ws.objects.fsck().ok
+    import shutil
+
+    shutil.rmtree(tree)
+    data.checkout(workspace=ws.root)
+    assert {p: p.read_bytes() for p in tree.rglob("*") if p.is_file()} == before
+    assert not list((ws.objects.root / packs.DIR).glob("*.pack.*"))
+
+
+def test_gc_removes_a_pack_its_writer_never_indexed(ws: Workspace) -> None:
+    from monoloop.data import service
+    from monoloop.store import packs
+
+    tree = make_tree(ws.root, 20)
+    data.add(tree, workspace=ws.root)
+    where = ws.objects.root / packs.DIR
+    orphan = where / (64 * "0" + packs.PACK_SUFFIX)  # killed before its index was written
+    orphan.write_bytes(b"x" * 1000)
+    assert str(orphan) in ws.objects.fsck().stray
+    assert service.gc(ws).freed_bytes == 0 and orphan.exists()  # young: maybe still writing
+    age(orphan, 7200)
+    assert service.gc(ws, grace_seconds=3600).freed_bytes == 1000
+    assert not orphan.exists() and ws.objects.fsck().ok
+    assert states(ws) == {"data/events": "unchanged"}
 
 
 def test_bad_paths_are_refused_before_anything_is_written(ws: Workspace, tmp_path: Path) -> None:

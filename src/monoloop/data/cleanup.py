@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -87,17 +88,33 @@ def gc(
         result.freed_bytes += st.st_size
         if not dry_run:
             ctx.objects.remove(cid)
-    # A pack (kept whole by a pull) goes only whole: when nothing in it is referenced.
+    # Packs (written by `data add`, or kept whole by a pull): one no object of which is
+    # referenced goes whole; one partly referenced is rewritten with its live objects only.
+    table = ctx.objects.pack_table()
     for name, members in sorted(ctx.objects.pack_members().items()):
-        if any(cid in live for cid in members):
+        dead = [cid for cid in members if cid not in live]
+        if not dead:
             result.kept += len(members)
             continue
         st = os.stat(ctx.objects.root / packs.DIR / f"{name}{packs.PACK_SUFFIX}")
         if st.st_mtime > cutoff:
             result.young += len(members)
             continue
-        result.removed.extend(members)
-        result.freed_bytes += st.st_size
+        alive = [cid for cid in members if cid in live]
+        result.kept += len(alive)
+        result.removed.extend(dead)
+        result.freed_bytes += sum(table[cid].size for cid in dead) if alive else st.st_size
         if not dry_run:
-            ctx.objects.remove_pack(name)
+            if alive:
+                ctx.objects.repack(name, alive)
+            else:
+                ctx.objects.remove_pack(name)
+    # A pack whose writer was killed before its index: nothing can see it.
+    for path in ctx.objects.stray_pack_files():
+        with contextlib.suppress(FileNotFoundError):
+            st = os.stat(path)
+            if st.st_mtime <= cutoff and path.endswith(packs.PACK_SUFFIX):
+                result.freed_bytes += st.st_size
+                if not dry_run:
+                    os.unlink(path)
     return result

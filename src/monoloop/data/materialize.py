@@ -26,6 +26,7 @@ from monoloop.store.fsio import (
     COPY_CHUNK,
     OPEN_NEW,
     OPEN_READ,
+    PROGRESS_EVERY,
     SMALL_FILE,
     WORKERS,
     Heavy,
@@ -172,6 +173,30 @@ def _write_all(
     for parent in sorted({os.path.dirname(target) for _, target in targets}):
         os.makedirs(parent, exist_ok=True)
     writer = _Writer(ctx.objects, link=link)
+    # Objects held in packs (pulled as packs, or packed by `data add`) are read pack by
+    # pack, one read each, and checked against their ids as they are read.
+    packed = ctx.objects.in_packs(cid for cid, _ in targets)
+    if packed:
+        by_id: dict[str, list[str]] = {}
+        for cid, target in targets:
+            if cid in packed:
+                by_id.setdefault(cid, []).append(target)
+        done = 0
+        for cid, data in ctx.objects.read_packed(by_id):
+            for target in by_id.pop(cid):
+                writer.write_bytes(data, target)
+                done += 1
+            if progress is not None and done >= PROGRESS_EVERY:
+                progress(done)
+                done = 0
+        if progress is not None and done:
+            progress(done)
+        if by_id:  # its pack went away meanwhile (a gc)
+            raise NotFound(
+                f"object {next(iter(by_id))} is not in the local store",
+                hint="fetch it with `monoloop data pull`",
+            )
+        targets = [(cid, target) for cid, target in targets if cid not in packed]
 
     def light(i: int) -> Heavy | None:
         return writer.write(*targets[i])
@@ -206,7 +231,7 @@ class _Writer:
                     f"object {cid} is not in the local store",
                     hint="fetch it with `monoloop data pull`",
                 ) from None
-            self._write_bytes(data, target)
+            self.write_bytes(data, target)
             return None
         size = os.fstat(src).st_size
         if size >= SMALL_FILE:
@@ -240,7 +265,7 @@ class _Writer:
             os.close(src)
         self.methods.add(method)
 
-    def _write_bytes(self, data: bytes, target: str) -> None:
+    def write_bytes(self, data: bytes, target: str) -> None:
         head, name = os.path.split(target)
         tmp = f"{head}/.{name}.{self._token}{next(self._serial)}.monoloop-tmp"
         try:

@@ -108,7 +108,14 @@ def push(
         what = f"remote {target.name!r} ({target.url})"
         data_todo = [i for i in todo if i not in manifests]
         copy_objects(
-            ctx.objects, dst, data_todo, what=what, sizes=sizes, progress=progress, pack=True
+            ctx.objects,
+            dst,
+            data_todo,
+            what=what,
+            sizes=sizes,
+            progress=progress,
+            pack=True,
+            keep_packs=True,
         )
         manifest_todo = [i for i in todo if i in manifests]
         copy_objects(ctx.objects, dst, manifest_todo, what=what, sizes=sizes, progress=progress)

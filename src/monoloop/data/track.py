@@ -54,7 +54,8 @@ def _add_one(
     objects = ctx.objects
 
     def store(paths: Sequence[str]) -> list[str]:
-        return objects.put_files(paths, progress=progress)
+        # Small files go into pack files: one file created per pack, not one per object.
+        return objects.put_files(paths, progress=progress, pack=True)
 
     data = ctx.root / rel
     ptr_path = pointer.pointer_path(data)

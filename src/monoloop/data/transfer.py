@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Protocol, runtime_checkable
 
 from monoloop.errors import CorruptObject, MonoloopError, UserError
 from monoloop.store import packs
@@ -67,7 +68,7 @@ def copy_objects(
     `sizes` (from the manifests, where known) shape the batches and, with pack=True,
     choose the small objects that go into pack files on dst (see `store.packs`). With
     keep_packs=True, a pack of src that holds mostly wanted objects is kept as a pack in
-    dst (a local store): one file, not one per object. Every object is verified on the
+    dst as it is: one file, not one per object. Every object is verified on the
     way: the destination hashes what it writes, or checks a pack's objects before
     keeping it.
     """
@@ -87,6 +88,12 @@ def copy_objects(
                 )
 
 
+@runtime_checkable
+class _KeepsPacks(Protocol):
+    def in_packs(self, ids: Iterable[str]) -> set[str]: ...
+    def adopt_pack(self, data: bytes, index: bytes, name: str, *, source: str) -> list[str]: ...
+
+
 def _copy_batch(
     src: ObjectStore,
     dst: ObjectStore,
@@ -100,14 +107,20 @@ def _copy_batch(
     """(wanted id, id of what landed) for every id of the batch."""
     pairs: list[tuple[str, str]] = []
     in_src_packs = src.in_packs(batch) if isinstance(src, PackedReads) else set()
-    loose = batch
+    todo = batch
+    if keep and in_src_packs and isinstance(dst, _KeepsPacks):
+        # Packs made by `data add` or kept by a pull travel whole: one file, not thousands.
+        packed = [i for i in batch if i in in_src_packs]
+        left = set(_keep_packs(src, dst, packed, pairs, progress))
+        todo = [i for i in batch if i not in in_src_packs or i in left]
+    loose = todo
     if pack and isinstance(src, LocalStore) and hasattr(dst, "put_pack"):
         # Callers copy manifests in a later call than their data (see sync.push): within
         # one call, the order in which objects appear does not matter.
-        groups, loose = packs.plan(batch, dict(sizes))
+        groups, loose = packs.plan(todo, dict(sizes))
         for group in groups:
-            # Objects the local store holds in packs (a pull kept them whole) come as
-            # bytes, checked against their ids as they are read; the rest as files.
+            # Objects the local store holds in packs come as bytes, checked against their
+            # ids as they are read; the rest as files.
             held = dict(src.read_packed(i for i in group if i in in_src_packs))
             got = dst.put_pack([held[i] if i in held else src.path_of(i) for i in group])
             pairs.extend((want, have) for want, (have, _) in zip(group, got, strict=True))
@@ -115,8 +128,6 @@ def _copy_batch(
                 progress(len(group))
     packed = [i for i in loose if i in in_src_packs]
     loose = [i for i in loose if i not in in_src_packs]
-    if packed and keep and isinstance(dst, LocalStore):
-        packed = _keep_packs(src, dst, packed, pairs, progress)
     if packed:
         pairs.extend(_from_packs(src, dst, packed, progress))
     if loose:
@@ -130,7 +141,7 @@ def _copy_batch(
 
 def _keep_packs(
     src: ObjectStore,
-    dst: LocalStore,
+    dst: _KeepsPacks,
     ids: list[str],
     pairs: list[tuple[str, str]],
     progress: Progress | None,

@@ -58,6 +58,7 @@ from monoloop.store.objects import (
     not_found,
     reader,
 )
+from monoloop.store.pack_stream import PackStream
 from monoloop.store.packed import PackedReads
 
 # `present` lists a fan-out directory (rather than stat each id in it) for at least this
@@ -197,11 +198,20 @@ class LocalStore(PackedReads, TreeMixin):
         return content_id, copied
 
     def put_sized(
-        self, paths: Sequence[StrPath], *, progress: Progress | None = None
+        self, paths: Sequence[StrPath], *, progress: Progress | None = None, pack: bool = False
     ) -> list[tuple[str, int]]:
+        """Store files: (id, size) each. With pack=True, a batch of at least
+        packs.MIN_OBJECTS paths puts its small objects into packs (`store.pack_stream`)
+        instead of one file each."""
         self.prepare()
         results: list[tuple[str, int]] = [("", 0)] * len(paths)
         staged = self._staged(len(paths))
+        stream = (
+            PackStream(self._temp_path, self._sync)
+            if pack and len(paths) >= packs.MIN_OBJECTS
+            else None
+        )
+        table = self._packs() if stream is not None else {}
 
         def light(i: int) -> Heavy | None:
             src, size = open_source(paths[i])
@@ -211,16 +221,35 @@ class LocalStore(PackedReads, TreeMixin):
                 data = read_all(src, size)
             finally:
                 os.close(src)
-            results[i] = (self._stage_bytes(data, staged), len(data))
+            if stream is None or len(data) > packs.OBJECT_MAX:
+                results[i] = (self._stage_bytes(data, staged), len(data))
+                return None
+            content_id = hash_bytes(data)
+            if content_id not in table and not os.path.exists(self._own_path(content_id)):
+                stream.add(content_id, data)
+            results[i] = (content_id, len(data))
             return None
 
         try:
             run_split(len(paths), light, progress, WORKERS, spread=True)
+            if stream is not None:
+                self._publish_stream(stream, staged)
             staged.commit()
         except BaseException:
             staged.discard()
             raise
+        finally:
+            if stream is not None:
+                stream.discard()
         return results
+
+    def _publish_stream(self, stream: PackStream, staged: StagedFiles) -> None:
+        for done in stream.finish():
+            if len(done.entries) < packs.MIN_OBJECTS:  # too few to be worth a pack
+                for content_id, data in stream.read_back(done):
+                    self._stage_known(content_id, data, staged)
+            else:
+                self._publish_pack(done.path, done.index)
 
     def put_bytes(self, data: bytes | bytearray | memoryview) -> str:
         self.prepare()
@@ -263,23 +292,19 @@ class LocalStore(PackedReads, TreeMixin):
     def adopt_pack(self, data: bytes, index: bytes, name: str, *, source: str) -> list[str]:
         """Keep a pack fetched from another store as it is, once every object in it has
         been checked against its id; the ids it holds. Nothing is written if one fails."""
-        view = memoryview(data)
-        held = []
-        for content_id, where in packs.decode_index(index, name, where=source):
-            piece = view[where.offset : where.offset + where.size]
-            if len(piece) != where.size or hash_bytes(piece) != content_id:
-                raise corrupt(content_id, source, f"its bytes in pack {name} do not match")
-            held.append(content_id)
+        held = packs.checked_members(data, index, name, source=source)
         self._write_pack([data], index)
         return held
 
+    def _temp_path(self) -> str:
+        # pid and host in the name: the temp clean-up tells a dead writer's file by them.
+        return f"{self._lanes[0]}{os.urandom(6).hex()}.{os.getpid()}.{self._host}"
+
     def _write_pack(self, chunks: Sequence[bytes], index: bytes) -> None:
         self.prepare()
-        os.makedirs(self._packs_dir, exist_ok=True)
-        base = os.path.join(self._packs_dir, packs.index_name(index))
-        temp = f"{self._lanes[0]}{os.urandom(6).hex()}.{os.getpid()}.{self._host}"
-        fd = os.open(temp, OPEN_NEW, 0o444)
+        temp = self._temp_path()
         try:
+            fd = os.open(temp, OPEN_NEW, 0o444)
             try:
                 # Joined 8 MiB at a time: one write call, not one per object.
                 pending: list[bytes] = []
@@ -291,17 +316,46 @@ class LocalStore(PackedReads, TreeMixin):
                         write_all(fd, b"".join(pending))
                         pending, held = [], 0
                 write_all(fd, b"".join(pending))
-                os.fsync(fd)
             finally:
                 os.close(fd)
-            os.replace(temp, base + packs.PACK_SUFFIX)
-            self._sync.sync_dir(self._packs_dir)  # the pack is there before its index
-            self._write_durably(base + packs.INDEX_SUFFIX, index)
+            self._publish_pack(temp, index)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp)
             raise
+
+    def _publish_pack(self, temp: str, index: bytes) -> None:
+        """Make a written temp pack durable, rename it into place, then write its index:
+        its objects appear together, complete, or not at all."""
+        if not os.path.isdir(self._packs_dir):
+            os.makedirs(self._packs_dir, exist_ok=True)
+            self._sync.sync_dir(self._root)
+        base = os.path.join(self._packs_dir, packs.index_name(index))
+        fd = os.open(temp, OPEN_READ)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, base + packs.PACK_SUFFIX)
+        self._sync.sync_dir(self._packs_dir)  # the pack is there before its index
+        self._write_durably(base + packs.INDEX_SUFFIX, index)
         self._forget_packs()
+
+    def stray_pack_files(self) -> list[str]:
+        """Paths in packs/ that are neither an index nor a pack an index names."""
+        try:
+            names = set(os.listdir(self._packs_dir))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return [
+            os.path.join(self._packs_dir, name)
+            for name in sorted(names)
+            if not (
+                name.endswith(packs.PACK_SUFFIX)
+                and name[: -len(packs.PACK_SUFFIX)] + packs.INDEX_SUFFIX in names
+            )
+            and packs.is_index_name(name) is None
+        ]
 
     def remove_pack(self, name: str) -> int:
         """Delete a pack, index first (so no object is ever named but missing); its size."""
@@ -313,8 +367,23 @@ class LocalStore(PackedReads, TreeMixin):
         self._forget_packs()
         return size
 
+    def repack(self, name: str, keep: Sequence[str]) -> None:
+        """Replace a pack by one holding only `keep` of its objects (loose if too few for
+        a pack), each checked as it is read. The copies are durable before the old pack
+        goes, so every kept object is always in the store."""
+        items = list(self.read_packed(keep))
+        if len(items) != len(set(keep)):
+            got = {cid for cid, _ in items}
+            raise not_found(next(i for i in keep if i not in got), self.url)
+        if len(items) >= packs.MIN_OBJECTS:
+            built = packs.build(data for _, data in items)
+            self._write_pack(built.chunks, built.index)
+        else:
+            self.put_checked(items)
+        self.remove_pack(name)
+
     def _write_durably(self, dest: str, data: bytes) -> None:
-        temp = f"{self._lanes[0]}{os.urandom(6).hex()}.{os.getpid()}.{self._host}"
+        temp = self._temp_path()
         fd = os.open(temp, OPEN_NEW, 0o444)
         try:
             try:
@@ -491,11 +560,16 @@ class LocalStore(PackedReads, TreeMixin):
         not many more entries than the ids asked of it is listed once (one read returns
         dozens of names), a large one is asked with a stat per id, a missing one not at all.
         """
+        # Packs first: `data add` packs small objects, and their table is in memory.
+        table = self._packs()
         by_fan: dict[int, list[str]] = {}
+        found: set[str] = set()
         for content_id in ids:
             hexdigits = id_hex(content_id)
-            by_fan.setdefault(int(hexdigits[:2], 16), []).append(content_id)
-        found: set[str] = set()
+            if content_id in table:
+                found.add(content_id)
+            else:
+                by_fan.setdefault(int(hexdigits[:2], 16), []).append(content_id)
         for fan, wanted in by_fan.items():
             where = self._fan[fan]
             try:
@@ -510,9 +584,9 @@ class LocalStore(PackedReads, TreeMixin):
                 found.update(i for i in wanted if i[5:] in names)
             else:
                 found.update(i for i in wanted if os.path.exists(where + i[5:]))
-        asked = sum(len(wanted) for wanted in by_fan.values())
-        if len(found) < asked:
-            found |= self.in_packs(i for w in by_fan.values() for i in w if i not in found)
+        lacking = [i for wanted in by_fan.values() for i in wanted if i not in found]
+        if lacking:  # a pack added since the table was read: look once more
+            found |= self.in_packs(lacking)
         return found
 
     def remove(self, content_id: str) -> None:
@@ -579,19 +653,10 @@ class LocalStore(PackedReads, TreeMixin):
         report = FsckReport(removed_temp=self._clean_temps())
         found = list(self._scan())
         report.stray = [path for content_id, path in found if content_id is None]
-        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
-            names = set(os.listdir(self._packs_dir))
-            # A pack no index names (its push was killed before the index): unseen, and
-            # replaced when the same batch is pushed again; reported, left alone.
-            report.stray += [
-                os.path.join(self._packs_dir, name)
-                for name in sorted(names)
-                if not (
-                    name.endswith(packs.PACK_SUFFIX)
-                    and name[: -len(packs.PACK_SUFFIX)] + packs.INDEX_SUFFIX in names
-                )
-                and packs.is_index_name(name) is None
-            ]
+        # A pack no index names (its writer was killed before the index): unseen, and
+        # replaced when the same batch is written again; reported, left alone (gc removes
+        # it once older than its grace period).
+        report.stray += self.stray_pack_files()
         ids = [(content_id, path) for content_id, path in found if content_id is not None]
         sizes = [0] * len(ids)
         bad: list[str] = []

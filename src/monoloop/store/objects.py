@@ -169,10 +169,14 @@ class ObjectStore(Protocol):
     def put_file(self, path: StrPath) -> str: ...
     def put_stream(self, stream: Readable) -> str: ...
     def put_files(
-        self, paths: Sequence[StrPath], *, progress: Progress | None = None
-    ) -> list[str]: ...
+        self, paths: Sequence[StrPath], *, progress: Progress | None = None, pack: bool = False
+    ) -> list[str]:
+        """Store files; with pack=True a large batch puts its small objects into pack
+        files (see `store.packs`) rather than one object each."""
+        ...
+
     def put_sized(
-        self, paths: Sequence[StrPath], *, progress: Progress | None = None
+        self, paths: Sequence[StrPath], *, progress: Progress | None = None, pack: bool = False
     ) -> list[tuple[str, int]]: ...
     def put_tree(self, directory: StrPath, *, progress: Progress | None = None) -> str:
         """Store every file under `directory` and then its manifest; returns the manifest id.
@@ -425,7 +429,7 @@ class TreeMixin:
     url: str
 
     def put_sized(
-        self, paths: Sequence[StrPath], *, progress: Progress | None = None
+        self, paths: Sequence[StrPath], *, progress: Progress | None = None, pack: bool = False
     ) -> list[tuple[str, int]]:
         raise NotImplementedError
 
@@ -440,8 +444,11 @@ class TreeMixin:
     ) -> None:
         raise NotImplementedError
 
-    def put_files(self, paths: Sequence[StrPath], *, progress: Progress | None = None) -> list[str]:
-        return [content_id for content_id, _ in self.put_sized(paths, progress=progress)]
+    def put_files(
+        self, paths: Sequence[StrPath], *, progress: Progress | None = None, pack: bool = False
+    ) -> list[str]:
+        stored = self.put_sized(paths, progress=progress, pack=pack)
+        return [content_id for content_id, _ in stored]
 
     def put_tree(self, directory: StrPath, *, progress: Progress | None = None) -> str:
         files = walk_tree(directory)

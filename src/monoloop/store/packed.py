@@ -77,6 +77,10 @@ class PackedReads:
         table = self._packs(refresh=True)
         return {i for i in ids if i in table}
 
+    def pack_table(self) -> dict[str, packs.Located]:
+        """Where each packed object is (read afresh)."""
+        return dict(self._packs(refresh=True))
+
     def pack_members(self) -> dict[str, list[str]]:
         """Each pack's name with the ids it holds."""
         members: dict[str, list[str]] = {}

@@ -29,6 +29,7 @@ import blake3
 
 from monoloop.errors import CorruptObject
 from monoloop.hashing import ID_PREFIX, hash_bytes
+from monoloop.store.objects import corrupt
 
 DIR = "packs"
 PACK_SUFFIX = ".pack"
@@ -126,6 +127,19 @@ def decode_index(data: bytes, name: str, *, where: str) -> Iterator[tuple[str, L
         raise damaged("its length does not match its record count")
     for digest, offset, size in _RECORD.iter_unpack(data[head:-_CHECKSUM]):
         yield ID_PREFIX + digest.hex(), Located(name, offset, size)
+
+
+def checked_members(data: bytes, index: bytes, name: str, *, source: str) -> list[str]:
+    """The ids a whole pack holds, once each object in it is checked against its id (a
+    pack about to be kept as it is: CorruptObject names the first that is not right)."""
+    view = memoryview(data)
+    held = []
+    for content_id, where in decode_index(index, name, where=source):
+        piece = view[where.offset : where.offset + where.size]
+        if len(piece) != where.size or hash_bytes(piece) != content_id:
+            raise corrupt(content_id, source, f"its bytes in pack {name} do not match")
+        held.append(content_id)
+    return held
 
 
 def is_index_name(filename: str) -> str | None:

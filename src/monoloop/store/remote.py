@@ -236,14 +236,28 @@ class FsspecStore(PackedReads, TreeMixin):
         return self._put_path(path)[0]
 
     def put_sized(
-        self, paths: Sequence[StrPath], *, progress: Progress | None = None
+        self, paths: Sequence[StrPath], *, progress: Progress | None = None, pack: bool = False
     ) -> list[tuple[str, int]]:
         results: list[tuple[str, int]] = [("", 0)] * len(paths)
+        groups: list[list[int]] = []
+        loose = list(range(len(paths)))
+        if pack and len(paths) >= packs.MIN_OBJECTS:
+            sizes = {str(i): _size_of(path) for i, path in enumerate(paths)}
+            planned, rest = packs.plan(list(sizes), sizes)
+            groups = [[int(i) for i in group] for group in planned]
+            loose = [int(i) for i in rest]
+        for group in groups:  # one pack and one index per group: two writes, not hundreds
+            stored = self.put_pack([paths[i] for i in group])
+            for i, got in zip(group, stored, strict=True):
+                results[i] = got
+            if progress is not None:
+                progress(len(group))
 
-        def light(i: int) -> Heavy:
+        def light(k: int) -> Heavy:
+            i = loose[k]
             return lambda: results.__setitem__(i, self._put_path(paths[i]))
 
-        run_split(len(paths), light, progress, REMOTE_WORKERS)
+        run_split(len(loose), light, progress, REMOTE_WORKERS)
         return results
 
     def put_pack(self, items: Sequence[StrPath | bytes]) -> list[tuple[str, int]]:
@@ -256,6 +270,16 @@ class FsspecStore(PackedReads, TreeMixin):
         self._put_key(base + packs.INDEX_SUFFIX, built.index)
         self._forget_packs()
         return built.stored
+
+    def adopt_pack(self, data: bytes, index: bytes, name: str, *, source: str) -> list[str]:
+        """Store a pack from another store as it is, once every object in it has been
+        checked against its id; the ids it holds. The pack goes before its index."""
+        held = packs.checked_members(data, index, name, source=source)
+        base = f"{self._root}/{packs.DIR}/{name}"
+        self._put_key(base + packs.PACK_SUFFIX, data)
+        self._put_key(base + packs.INDEX_SUFFIX, index)
+        self._forget_packs()
+        return held
 
     # -- packs (store.packed) ------------------------------------------------------------
 
@@ -503,3 +527,10 @@ class FsspecStore(PackedReads, TreeMixin):
                     )
                 report.quarantined.append(content_id)
         return report
+
+
+def _size_of(path: StrPath) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return packs.OBJECT_MAX + 1  # left loose: storing it says what is wrong
