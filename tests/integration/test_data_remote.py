@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -165,7 +166,8 @@ def test_disk_filling_during_pull_leaves_nothing_partial(ws: Workspace, tmp_path
     data.push(workspace=ws.root)
     clone = clone_of(ws, tmp_path)
     proc = subprocess.run(
-        [str(BIN), "-C", str(clone), "data", "pull"],
+        # Copies, not links: the store's own writes fill the disk.
+        [str(BIN), "-C", str(clone), "data", "pull", "--no-hardlinks"],
         capture_output=True,
         text=True,
         preexec_fn=_limit_file_size,
@@ -179,6 +181,36 @@ def test_disk_filling_during_pull_leaves_nothing_partial(ws: Workspace, tmp_path
     assert report.ok and not report.removed_temp, "no partial or temp object may be left"
     assert not (clone / "data" / "set").exists(), "nothing was checked out"
     # With room again, the same command finishes the job.
+    data.pull(workspace=clone)
+    assert same_tree(tree, clone / "data" / "set")
+
+
+def test_disk_filling_during_checkout_leaves_only_whole_files(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    remote = tmp_path / "remote"
+    set_remote(ws.root, f"file://{remote}")
+    tree = fill(ws.root, 20, big_mib=3)
+    data.add(tree, workspace=ws.root)
+    data.push(workspace=ws.root)
+    clone = clone_of(ws, tmp_path)
+    proc = subprocess.run(  # the objects are linked in; the 3 MiB working file cannot fit
+        [str(BIN), "-C", str(clone), "data", "pull"],
+        capture_output=True,
+        text=True,
+        preexec_fn=_limit_file_size,
+        env={**os.environ},
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "no space left writing the working tree" in proc.stderr and "hint:" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert LocalStore(clone / ".monoloop" / "objects").fsck().ok
+    written = [p for p in (clone / "data").rglob("*") if p.is_file() and p.suffix != ".loop"]
+    assert not any("monoloop-tmp" in p.name for p in written), "a temp file was left"
+    for path in written:  # what is there is whole
+        assert path.read_bytes() == (ws.root / path.relative_to(clone)).read_bytes()
+    assert not (clone / "data" / "set" / "big.bin").exists()
     data.pull(workspace=clone)
     assert same_tree(tree, clone / "data" / "set")
 
@@ -356,3 +388,74 @@ def test_pull_of_a_few_files_from_a_big_pack_takes_only_those(
         "2.txt",
     ]
     assert local.fsck().ok
+
+
+def _object_file(store_root: Path, content_id: str) -> Path:
+    digest = content_id.removeprefix("b3:")
+    return store_root / digest[:2] / digest[2:]
+
+
+def test_a_remote_on_the_same_file_system_shares_objects_by_hard_link(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    remote = tmp_path / "remote"
+    set_remote(ws.root, f"file://{remote}")
+    tree = fill(ws.root, 40, big_mib=2)  # 40 small objects (a pack) and one loose one
+    data.add(tree, workspace=ws.root)
+    local = LocalStore(ws.root / ".monoloop" / "objects")
+    big_id = next(e.id for e in local.read_manifest(_tree_id(ws)).entries if e.size > 1 << 20)
+    assert data.push(workspace=ws.root).transferred == 42
+    [pack] = (local.root / "packs").glob("*.pack")
+    pushed_pack = remote / "packs" / pack.name
+    assert pushed_pack.stat().st_ino == pack.stat().st_ino
+    big = _object_file(remote, big_id)
+    assert big.stat().st_ino == _object_file(local.root, big_id).stat().st_ino
+
+    clone = clone_of(ws, tmp_path)
+    assert data.pull(workspace=clone).transferred == 42
+    assert same_tree(tree, clone / "data" / "set")
+    cloned = LocalStore(clone / ".monoloop" / "objects")
+    assert (cloned.root / "packs" / pack.name).stat().st_ino == pack.stat().st_ino
+    assert big.stat().st_nlink == 3  # this store, the remote, the clone's store
+    assert (clone / "data" / "set" / "big.bin").stat().st_nlink == 1  # a copy to edit
+    assert cloned.fsck().ok
+
+    # --no-hardlinks copies; and a damaged object is never linked, nor copied, onward.
+    copied = tmp_path / "copied"
+    set_remote(clone, f"file://{copied}")
+    assert data.push(workspace=clone, hardlinks=False).transferred == 42
+    assert (copied / "packs" / pack.name).stat().st_ino != pack.stat().st_ino
+    assert _object_file(copied, big_id).stat().st_nlink == 1
+    mine = _object_file(cloned.root, big_id)
+    os.unlink(mine)  # this clone's own link, so the shared bytes are not touched
+    mine.write_bytes(b"not the bytes of that id")
+    set_remote(clone, f"file://{tmp_path / 'third'}")
+    with pytest.raises(CorruptObject, match=big_id):
+        data.push(workspace=clone)
+    assert not _object_file(tmp_path / "third", big_id).exists()
+    assert big.read_bytes() == (tree / "big.bin").read_bytes()
+
+
+def test_a_remote_on_another_file_system_gets_copies(ws: Workspace, tmp_path: Path) -> None:
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("needs /dev/shm on a file system of its own, to make links fail (EXDEV)")
+    remote = Path(tempfile.mkdtemp(dir=shm, prefix="monoloop-test-remote-"))
+    try:
+        set_remote(ws.root, f"file://{remote}")
+        tree = fill(ws.root, 20, big_mib=2)
+        data.add(tree, workspace=ws.root)
+        assert data.push(workspace=ws.root).transferred == 22
+        assert all(p.stat().st_nlink == 1 for p in remote.rglob("*") if p.is_file())
+        clone = clone_of(ws, tmp_path)
+        assert data.pull(workspace=clone).transferred == 22
+        assert same_tree(tree, clone / "data" / "set")
+        assert LocalStore(remote).fsck().ok
+    finally:
+        shutil.rmtree(remote, ignore_errors=True)
+
+
+def _tree_id(ws: Workspace) -> str:
+    from monoloop.data import pointer
+
+    return pointer.read(ws.root / "data" / "set.loop").id

@@ -86,6 +86,11 @@ def diff(
 
 
 REMOTE = typer.Option("--remote", "-r", help="Remote name (default: default_remote).")
+NO_HARDLINKS = typer.Option(
+    "--no-hardlinks",
+    help="Copy objects even when the remote is a directory on the same file system "
+    "(by default they are hard-linked there, as `git clone` does locally).",
+)
 
 
 @app.command("push")
@@ -93,10 +98,11 @@ def push(
     ctx: typer.Context,
     paths: Annotated[list[Path] | None, PATHS] = None,
     remote: Annotated[str | None, REMOTE] = None,
+    no_hardlinks: Annotated[bool, NO_HARDLINKS] = False,
     json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """Upload the objects tracked data needs to a remote; only what it lacks, in parallel."""
-    run.push(cli(ctx, json=json), paths, remote=remote)
+    run.push(cli(ctx, json=json), paths, remote=remote, no_hardlinks=no_hardlinks)
 
 
 @app.command("pull")
@@ -110,10 +116,18 @@ def pull(
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite files with unsaved changes.")
     ] = False,
+    no_hardlinks: Annotated[bool, NO_HARDLINKS] = False,
     json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """Download the objects tracked data needs (verified), then check the data out."""
-    run.pull(cli(ctx, json=json), paths, remote=remote, no_checkout=no_checkout, force=force)
+    run.pull(
+        cli(ctx, json=json),
+        paths,
+        remote=remote,
+        no_checkout=no_checkout,
+        force=force,
+        no_hardlinks=no_hardlinks,
+    )
 
 
 @app.command("checkout")

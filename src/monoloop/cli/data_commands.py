@@ -86,11 +86,19 @@ def status(c: CliContext, paths: list[Path] | None, *, verbose: bool, remote: st
     c.output.lines(lines)
 
 
-def push(c: CliContext, paths: list[Path] | None, *, remote: str | None) -> None:
+def push(
+    c: CliContext, paths: list[Path] | None, *, remote: str | None, no_hardlinks: bool = False
+) -> None:
     from monoloop.data import service
 
     with data_context(c) as ctx, c.output.progress(None, "pushing") as advance:
-        result = service.push(ctx, rels(c, ctx.root, paths), remote=remote, progress=advance)
+        result = service.push(
+            ctx,
+            rels(c, ctx.root, paths),
+            remote=remote,
+            progress=advance,
+            links=not no_hardlinks,
+        )
     if result.index_was_stale:
         c.output.warn(
             f"remote {result.remote} no longer holds objects pushed to it earlier (wiped or "
@@ -115,6 +123,7 @@ def pull(
     remote: str | None,
     no_checkout: bool,
     force: bool,
+    no_hardlinks: bool = False,
 ) -> None:
     from monoloop.data import service
 
@@ -126,6 +135,7 @@ def pull(
             checkout=not no_checkout,
             force=force,
             progress=advance,
+            links=not no_hardlinks,
         )
     c.output.info(f"fetched {result.transferred} object(s) from {result.remote}")
     if result.missing:

@@ -34,15 +34,18 @@ class Command:
 
 _REMOTE = {"--remote": "remote", "-r": "remote"}
 _FORCE = {"--force": "force"}
+_NO_HARDLINKS = {"--no-hardlinks": "no_hardlinks"}
 
 COMMANDS: dict[str, Command] = {
     "add": Command(data_commands.add, needs_paths=True),
     "status": Command(
         data_commands.status, flags={"-v": "verbose", "--verbose": "verbose"}, values=_REMOTE
     ),
-    "push": Command(data_commands.push, values=_REMOTE),
+    "push": Command(data_commands.push, flags=_NO_HARDLINKS, values=_REMOTE),
     "pull": Command(
-        data_commands.pull, flags={"--no-checkout": "no_checkout", **_FORCE}, values=_REMOTE
+        data_commands.pull,
+        flags={"--no-checkout": "no_checkout", **_FORCE, **_NO_HARDLINKS},
+        values=_REMOTE,
     ),
     "checkout": Command(
         data_commands.checkout, flags={"--link": "link", **_FORCE}, values={"--rev": "rev"}

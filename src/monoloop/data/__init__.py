@@ -99,13 +99,20 @@ def diff(
 
 
 def push(
-    *paths: PathLike, remote: str | None = None, workspace: PathLike | None = None
+    *paths: PathLike,
+    remote: str | None = None,
+    hardlinks: bool = True,
+    workspace: PathLike | None = None,
 ) -> SyncResult:
-    """Copy the objects tracked data needs to a remote; only what the remote lacks."""
+    """Copy the objects tracked data needs to a remote; only what the remote lacks.
+
+    To a directory on the same file system objects are hard-linked unless hardlinks=False.
+    """
     from monoloop.data import service
 
     with _context(workspace) as ctx:
-        return service.push(ctx, _rels(ctx.root, paths, workspace), remote=remote)
+        rels = _rels(ctx.root, paths, workspace)
+        return service.push(ctx, rels, remote=remote, links=hardlinks)
 
 
 def pull(
@@ -113,14 +120,24 @@ def pull(
     remote: str | None = None,
     checkout: bool = True,
     force: bool = False,
+    hardlinks: bool = True,
     workspace: PathLike | None = None,
 ) -> SyncResult:
-    """Fetch the objects tracked data needs, then (by default) check the data out."""
+    """Fetch the objects tracked data needs, then (by default) check the data out.
+
+    From a directory on the same file system objects are hard-linked into the local
+    store unless hardlinks=False (the working tree always gets copies, or reflinks).
+    """
     from monoloop.data import service
 
     with _context(workspace) as ctx:
         result, _ = service.pull(
-            ctx, _rels(ctx.root, paths, workspace), remote=remote, checkout=checkout, force=force
+            ctx,
+            _rels(ctx.root, paths, workspace),
+            remote=remote,
+            checkout=checkout,
+            force=force,
+            links=hardlinks,
         )
         return result
 

@@ -21,7 +21,7 @@ from monoloop.data import pointer, scan, tracked
 from monoloop.data.context import DataContext
 from monoloop.data.history import pointers_at, pointers_in_worktree
 from monoloop.data.statcache import Stat
-from monoloop.errors import Conflict, NotFound
+from monoloop.errors import Conflict, NotFound, UserError
 from monoloop.store.fsio import (
     COPY_CHUNK,
     OPEN_NEW,
@@ -99,7 +99,17 @@ def checkout(
             "discard the changes",
         )
     result = CheckoutResult(unchanged=plan.unchanged)
-    result.method = _write_all(ctx, plan.writes, link=link, progress=progress)
+    try:
+        result.method = _write_all(ctx, plan.writes, link=link, progress=progress)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            raise
+        # Each file is written to a temp name and renamed only once complete: what is
+        # there is whole, and the temp file of the one that failed is gone.
+        raise UserError(
+            f"no space left writing the working tree under {ctx.root}: {exc.strerror}",
+            hint="free some space and run the command again; it writes only what is missing",
+        ) from None
     for rel in plan.removals:
         with contextlib.suppress(FileNotFoundError):
             (ctx.root / rel).unlink()

@@ -37,8 +37,9 @@ def push(
     *,
     remote: str | None = None,
     progress: Progress | None = None,
+    links: bool = True,
 ) -> sync.SyncResult:
-    result = sync.push(ctx, rels, remote=remote, progress=progress)
+    result = sync.push(ctx, rels, remote=remote, progress=progress, links=links)
     if result.transferred:
         ctx.record([("data.push", result.remote, _summary(result))])
     return result
@@ -52,8 +53,9 @@ def pull(
     checkout: bool = True,
     force: bool = False,
     progress: Progress | None = None,
+    links: bool = True,
 ) -> tuple[sync.SyncResult, checkout_mod.CheckoutResult | None]:
-    result = sync.pull(ctx, rels, remote=remote, progress=progress)
+    result = sync.pull(ctx, rels, remote=remote, progress=progress, links=links)
     if result.transferred:
         ctx.record([("data.pull", result.remote, _summary(result))])
     done = checkout_mod.checkout(ctx, rels, force=force) if checkout else None

@@ -57,6 +57,7 @@ def push(
     *,
     remote: str | None = None,
     progress: Progress | None = None,
+    links: bool = True,
 ) -> SyncResult:
     target = ctx.remote(remote)
     dst = remote_store(ctx, target)
@@ -116,9 +117,18 @@ def push(
             progress=progress,
             pack=True,
             keep_packs=True,
+            links=links,
         )
         manifest_todo = [i for i in todo if i in manifests]
-        copy_objects(ctx.objects, dst, manifest_todo, what=what, sizes=sizes, progress=progress)
+        copy_objects(
+            ctx.objects,
+            dst,
+            manifest_todo,
+            what=what,
+            sizes=sizes,
+            progress=progress,
+            links=links,
+        )
         result.transferred = len(todo)
         index.record(wanted)
     finally:
@@ -132,6 +142,7 @@ def pull(
     *,
     remote: str | None = None,
     progress: Progress | None = None,
+    links: bool = True,
 ) -> SyncResult:
     source = ctx.remote(remote)
     src = remote_store(ctx, source)
@@ -147,7 +158,7 @@ def pull(
     result.missing.extend(i for i in lacking_manifests if i not in on_remote)
     fetched = [i for i in lacking_manifests if i in on_remote]
     # Manifests first, to learn which data objects the directories need.
-    copy_objects(src, ctx.objects, fetched, what=where)
+    copy_objects(src, ctx.objects, fetched, what=where, links=links)
     data_ids = list(sizes)
     for mid in [i for i in manifests if i in have_manifests or i in fetched]:
         entries = ctx.objects.read_manifest(mid).entries
@@ -160,7 +171,14 @@ def pull(
     result.missing.extend(i for i in needed if i not in there)
     todo = [i for i in needed if i in there]
     copy_objects(
-        src, ctx.objects, todo, what=where, sizes=sizes, progress=progress, keep_packs=True
+        src,
+        ctx.objects,
+        todo,
+        what=where,
+        sizes=sizes,
+        progress=progress,
+        keep_packs=True,
+        links=links,
     )
     result.transferred = len(todo) + len(fetched)
     result.already_there = len(data_ids) - len(needed)

@@ -62,6 +62,7 @@ def copy_objects(
     progress: Progress | None = None,
     pack: bool = False,
     keep_packs: bool = False,
+    links: bool = True,
 ) -> None:
     """Copy `ids` (in order, batch by batch) from src to dst; `what` names dst in errors.
 
@@ -71,11 +72,17 @@ def copy_objects(
     dst as it is: one file, not one per object. Every object is verified on the
     way: the destination hashes what it writes, or checks a pack's objects before
     keeping it.
+
+    With links=True, objects and packs move between two local stores on one file
+    system by hard link (as `git clone` does between local repositories), checked
+    against their ids all the same; anything that cannot be linked is copied.
     """
     known = sizes or {}
     for batch in batches(ids, known):
         try:
-            got = _copy_batch(src, dst, batch, known, progress, pack=pack, keep=keep_packs)
+            got = _copy_batch(
+                src, dst, batch, known, progress, pack=pack, keep=keep_packs, links=links
+            )
         except MonoloopError:
             raise
         except OSError as exc:
@@ -103,15 +110,17 @@ def _copy_batch(
     *,
     pack: bool,
     keep: bool,
+    links: bool,
 ) -> list[tuple[str, str]]:
     """(wanted id, id of what landed) for every id of the batch."""
+    links = links and isinstance(src, LocalStore) and isinstance(dst, LocalStore)
     pairs: list[tuple[str, str]] = []
     in_src_packs = src.in_packs(batch) if isinstance(src, PackedReads) else set()
     todo = batch
     if keep and in_src_packs and isinstance(dst, _KeepsPacks):
         # Packs made by `data add` or kept by a pull travel whole: one file, not thousands.
         packed = [i for i in batch if i in in_src_packs]
-        left = set(_keep_packs(src, dst, packed, pairs, progress))
+        left = set(_keep_packs(src, dst, packed, pairs, progress, links=links))
         todo = [i for i in batch if i not in in_src_packs or i in left]
     loose = todo
     if pack and isinstance(src, LocalStore) and hasattr(dst, "put_pack"):
@@ -131,7 +140,9 @@ def _copy_batch(
     if packed:
         pairs.extend(_from_packs(src, dst, packed, progress))
     if loose:
-        if isinstance(src, LocalStore):
+        if links and isinstance(src, LocalStore) and isinstance(dst, LocalStore):
+            got = dst.put_links([(i, src.path_of(i)) for i in loose], progress=progress)
+        elif isinstance(src, LocalStore):
             got = dst.put_sized([src.path_of(i) for i in loose], progress=progress)
         else:
             got = _via_temp_files(src, dst, loose, progress)
@@ -145,6 +156,8 @@ def _keep_packs(
     ids: list[str],
     pairs: list[tuple[str, str]],
     progress: Progress | None,
+    *,
+    links: bool,
 ) -> list[str]:
     """Copy whole the packs of src that hold at least half wanted objects (each object
     checked before the pack is kept); the wanted ids left to copy one by one."""
@@ -166,8 +179,13 @@ def _keep_packs(
         if 2 * len(wanted) < len(members.get(name, ())):
             rest.extend(wanted)
             continue
-        data, index = src.pack_contents(name)
-        held = set(dst.adopt_pack(data, index, name, source=src.url))
+        linked = None
+        if links and isinstance(src, LocalStore) and isinstance(dst, LocalStore):
+            linked = dst.link_pack(src.pack_path(name), src.pack_index(name), name, url=src.url)
+        if linked is None:
+            data, index = src.pack_contents(name)
+            linked = dst.adopt_pack(data, index, name, source=src.url)
+        held = set(linked)
         pairs.extend((i, i) for i in wanted if i in held)
         rest.extend(i for i in wanted if i not in held)
         if progress is not None:

@@ -173,7 +173,7 @@ class StagedFiles:
             return
         # Temps live in the store's tmp/ or beside their destination: same filesystem.
         dirs = {os.path.dirname(dest) for dest in pending}
-        made = [path for path in sorted(dirs) if _make_dir(path)]
+        made = [path for path in sorted(dirs) if make_dir(path)]
         if self._fsync_each:
             for dest, tmp in pending.items():
                 os.replace(tmp, dest)
@@ -193,7 +193,7 @@ class StagedFiles:
             self._sync.sync_filesystem(path)
 
 
-def _make_dir(path: str) -> bool:
+def make_dir(path: str) -> bool:
     """Make a destination directory that is missing (a store's fan-out directories are
     made on first use); True if it was made here."""
     if os.path.isdir(path):

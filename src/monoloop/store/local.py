@@ -12,6 +12,7 @@ files from another host (a shared network disk) are removed once an hour old.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import itertools
 import os
@@ -31,6 +32,7 @@ from monoloop.store.fsio import (
     COPY_CHUNK,
     FAN_OUT,
     FOREIGN_TMP_MAX_AGE,
+    FSYNC_EACH_MAX,
     OPEN_NEW,
     OPEN_READ,
     SMALL_FILE,
@@ -41,6 +43,7 @@ from monoloop.store.fsio import (
     StagedFiles,
     contents,
     copy_hashing,
+    make_dir,
     open_source,
     prepare_checkout,
     read_all,
@@ -67,6 +70,11 @@ from monoloop.store.packed import PackedReads
 LIST_FROM = 16
 PACK_WRITE_CHUNK = 8 << 20
 LIST_BYTES_PER_ID = 8 * 72
+# A hard link between stores fails with these when the file system or its policy says
+# no (another file system, fs.protected_hardlinks, too many links): copy instead.
+_NO_LINK = frozenset(
+    {errno.EXDEV, errno.EPERM, errno.EACCES, errno.EMLINK, errno.EOPNOTSUPP, errno.ENOTSUP}
+)
 
 
 class LocalStore(PackedReads, TreeMixin):
@@ -250,6 +258,79 @@ class LocalStore(PackedReads, TreeMixin):
                     self._stage_known(content_id, data, staged)
             else:
                 self._publish_pack(done.path, done.index)
+
+    def put_links(
+        self, items: Sequence[tuple[str, str]], *, progress: Progress | None = None
+    ) -> list[tuple[str, int]]:
+        """Store objects of another local store, given as (id, path there), by hard link
+        where the file system allows, as `git clone` does between local repositories:
+        objects are immutable and read-only, so both stores can share the bytes. Each is
+        checked against its id first: (id of what is there, size) per item, as put_sized
+        gives. Those that cannot be linked (another file system, links not permitted) are
+        copied."""
+        self.prepare()
+        results: list[tuple[str, int]] = [("", 0)] * len(items)
+        copies: list[int] = []
+        linked: set[str] = set()  # directories that gained an entry
+        made = False
+        for k, (content_id, path) in enumerate(items):
+            dest = self._path(content_id)
+            actual = hash_file(path)
+            results[k] = (actual, os.stat(path).st_size)
+            if actual != content_id or os.path.exists(dest):
+                continue  # corrupt (the caller says so) or already here
+            try:
+                made |= make_dir(os.path.dirname(dest))
+                os.link(path, dest)
+            except FileExistsError:
+                continue  # another writer stored it meanwhile
+            except OSError as exc:
+                if exc.errno not in _NO_LINK:
+                    raise
+                copies.append(k)
+                continue
+            linked.add(os.path.dirname(dest))
+            if progress is not None:
+                progress(1)
+        if len(linked) > FSYNC_EACH_MAX and self._sync.can_sync_filesystem:
+            self._sync.sync_filesystem(self._root)
+        else:
+            for where in linked:
+                self._sync.sync_dir(where)
+            if made:  # a new fan-out directory's own entry
+                self._sync.sync_dir(self._root)
+        if copies:
+            got = self.put_sized([items[k][1] for k in copies], progress=progress)
+            for k, pair in zip(copies, got, strict=True):
+                results[k] = pair
+        return results
+
+    def link_pack(self, source: str, index: bytes, name: str, *, url: str) -> list[str] | None:
+        """Keep another local store's pack (at `source`, with its index) by hard link,
+        once every object in it is checked against its id; the ids it holds, or None if
+        the file system cannot link it (the caller copies it instead)."""
+        with open(source, "rb") as f:
+            held = packs.checked_members(f.read(), index, name, source=url)
+        self.prepare()
+        if not os.path.isdir(self._packs_dir):
+            os.makedirs(self._packs_dir, exist_ok=True)
+            self._sync.sync_dir(self._root)
+        base = os.path.join(self._packs_dir, name)
+        try:
+            os.link(source, base + packs.PACK_SUFFIX)
+        except FileExistsError:
+            pass  # the same pack (same name, same bytes) is already here
+        except OSError as exc:
+            if exc.errno not in _NO_LINK:
+                raise
+            return None
+        self._sync.sync_dir(self._packs_dir)  # the pack is there before its index
+        self._write_durably(base + packs.INDEX_SUFFIX, index)
+        self._forget_packs()
+        return held
+
+    def pack_path(self, name: str) -> str:
+        return os.path.join(self._packs_dir, name + packs.PACK_SUFFIX)
 
     def put_bytes(self, data: bytes | bytearray | memoryview) -> str:
         self.prepare()

@@ -88,6 +88,10 @@ class PackedReads:
             members.setdefault(where.pack, []).append(cid)
         return members
 
+    def pack_index(self, name: str) -> bytes:
+        """A pack's index, as stored (unverified: the receiver checks)."""
+        return self._pack_index_bytes(name)
+
     def pack_contents(self, name: str) -> tuple[bytes, bytes]:
         """A whole pack and its index, as stored (unverified: the receiver checks)."""
         index = self._pack_index_bytes(name)
