@@ -158,16 +158,16 @@ def _limit_file_size() -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
-def test_disk_filling_during_pull_leaves_nothing_partial(ws: Workspace, tmp_path: Path) -> None:
-    remote = tmp_path / "remote"
-    set_remote(ws.root, f"file://{remote}")
+def _pull_on_a_full_disk(ws: Workspace, tmp_path: Path, *flags: str) -> tuple[Path, Path, str]:
+    """A pushed tree of 20 small files and a 3 MiB one; a clone's `data pull` with
+    writes over 1 MiB failing: (tree, clone, stderr), once it has exited 2."""
+    set_remote(ws.root, f"file://{tmp_path / 'remote'}")
     tree = fill(ws.root, 20, big_mib=3)
     data.add(tree, workspace=ws.root)
     data.push(workspace=ws.root)
     clone = clone_of(ws, tmp_path)
     proc = subprocess.run(
-        # Copies, not links: the store's own writes fill the disk.
-        [str(BIN), "-C", str(clone), "data", "pull", "--no-hardlinks"],
+        [str(BIN), "-C", str(clone), "data", "pull", *flags],
         capture_output=True,
         text=True,
         preexec_fn=_limit_file_size,
@@ -175,7 +175,14 @@ def test_disk_filling_during_pull_leaves_nothing_partial(ws: Workspace, tmp_path
         timeout=120,
     )
     assert proc.returncode == 2, proc.stderr
-    assert "no space left" in proc.stderr and "hint:" in proc.stderr
+    assert "hint:" in proc.stderr and "Traceback" not in proc.stderr
+    return tree, clone, proc.stderr
+
+
+def test_disk_filling_during_pull_leaves_nothing_partial(ws: Workspace, tmp_path: Path) -> None:
+    # Copies, not links: the store's own writes fill the disk.
+    tree, clone, stderr = _pull_on_a_full_disk(ws, tmp_path, "--no-hardlinks")
+    assert "no space left" in stderr
     local = LocalStore(clone / ".monoloop" / "objects")
     report = local.fsck()
     assert report.ok and not report.removed_temp, "no partial or temp object may be left"
@@ -188,23 +195,9 @@ def test_disk_filling_during_pull_leaves_nothing_partial(ws: Workspace, tmp_path
 def test_disk_filling_during_checkout_leaves_only_whole_files(
     ws: Workspace, tmp_path: Path
 ) -> None:
-    remote = tmp_path / "remote"
-    set_remote(ws.root, f"file://{remote}")
-    tree = fill(ws.root, 20, big_mib=3)
-    data.add(tree, workspace=ws.root)
-    data.push(workspace=ws.root)
-    clone = clone_of(ws, tmp_path)
-    proc = subprocess.run(  # the objects are linked in; the 3 MiB working file cannot fit
-        [str(BIN), "-C", str(clone), "data", "pull"],
-        capture_output=True,
-        text=True,
-        preexec_fn=_limit_file_size,
-        env={**os.environ},
-        timeout=120,
-    )
-    assert proc.returncode == 2, proc.stderr
-    assert "no space left writing the working tree" in proc.stderr and "hint:" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    # The objects are linked in; the 3 MiB working file cannot fit.
+    tree, clone, stderr = _pull_on_a_full_disk(ws, tmp_path)
+    assert "no space left writing the working tree" in stderr
     assert LocalStore(clone / ".monoloop" / "objects").fsck().ok
     written = [p for p in (clone / "data").rglob("*") if p.is_file() and p.suffix != ".loop"]
     assert not any("monoloop-tmp" in p.name for p in written), "a temp file was left"
@@ -426,6 +419,20 @@ def test_a_remote_on_the_same_file_system_shares_objects_by_hard_link(
     assert data.push(workspace=clone, hardlinks=False).transferred == 42
     assert (copied / "packs" / pack.name).stat().st_ino != pack.stat().st_ino
     assert _object_file(copied, big_id).stat().st_nlink == 1
+    # A damaged pack is refused before anything is linked to it.
+    damaged = copied / "packs" / pack.name
+    damaged.chmod(0o644)
+    raw = bytearray(damaged.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    damaged.write_bytes(bytes(raw))
+    other = clone_of(ws, tmp_path, "other")
+    set_remote(other, f"file://{copied}")
+    with pytest.raises(CorruptObject, match="pack"):
+        data.pull(workspace=other)
+    assert not (other / ".monoloop" / "objects" / "packs").exists() or not any(
+        (other / ".monoloop" / "objects" / "packs").iterdir()
+    )
+    assert damaged.stat().st_nlink == 1
     mine = _object_file(cloned.root, big_id)
     os.unlink(mine)  # this clone's own link, so the shared bytes are not touched
     mine.write_bytes(b"not the bytes of that id")

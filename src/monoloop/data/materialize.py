@@ -176,7 +176,8 @@ def _write_all(
 ) -> str:
     if not writes:
         return "none"
-    targets = [(cid, str(ctx.root / rel)) for cid, rel in writes]
+    root = str(ctx.root)
+    targets = [(cid, f"{root}/{rel}") for cid, rel in writes]  # rel: POSIX, checked
     if not isinstance(ctx.objects, LocalStore):
         ctx.objects.get_files(targets, progress=progress)
         return "download"

@@ -15,6 +15,7 @@ import contextlib
 import errno
 import io
 import itertools
+import mmap
 import os
 import stat
 import threading
@@ -309,8 +310,8 @@ class LocalStore(PackedReads, TreeMixin):
         """Keep another local store's pack (at `source`, with its index) by hard link,
         once every object in it is checked against its id; the ids it holds, or None if
         the file system cannot link it (the caller copies it instead)."""
-        with open(source, "rb") as f:
-            held = packs.checked_members(f.read(), index, name, source=url)
+        with open(source, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+            held = packs.checked_members(m, index, name, source=url)  # hashed in place
         self.prepare()
         if not os.path.isdir(self._packs_dir):
             os.makedirs(self._packs_dir, exist_ok=True)
@@ -522,11 +523,18 @@ class LocalStore(PackedReads, TreeMixin):
         try:
             if len(spans) < 8:
                 return [os.pread(fd, size, offset) for offset, size in spans]
-            # Many objects of one pack (a pull): one read of the span covering them all.
-            start = min(offset for offset, _ in spans)
-            end = max(offset + size for offset, size in spans)
-            whole = memoryview(read_all_at(fd, start, end - start))
-            return [bytes(whole[o - start : o - start + n]) for o, n in spans]
+            # Many objects of one pack (a checkout): copied straight out of a memory map,
+            # not read into one buffer first and copied again. Past the end of a truncated
+            # pack a slice comes back short, and the reader's check names the object.
+            try:
+                mapped = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+            except (OSError, ValueError):  # empty, or a file system that cannot map
+                start = min(offset for offset, _ in spans)
+                end = max(offset + size for offset, size in spans)
+                whole = memoryview(read_all_at(fd, start, end - start))
+                return [bytes(whole[o - start : o - start + n]) for o, n in spans]
+            with mapped:
+                return [mapped[o : o + n] for o, n in spans]
         finally:
             os.close(fd)
 
@@ -646,11 +654,10 @@ class LocalStore(PackedReads, TreeMixin):
         by_fan: dict[int, list[str]] = {}
         found: set[str] = set()
         for content_id in ids:
-            hexdigits = id_hex(content_id)
-            if content_id in table:
+            if content_id in table:  # a key of the table is a valid id
                 found.add(content_id)
             else:
-                by_fan.setdefault(int(hexdigits[:2], 16), []).append(content_id)
+                by_fan.setdefault(int(id_hex(content_id)[:2], 16), []).append(content_id)
         for fan, wanted in by_fan.items():
             where = self._fan[fan]
             try:

@@ -39,6 +39,7 @@ StrPath = str | os.PathLike[str]
 
 MANIFEST_FORMAT = "monoloop.manifest/1"
 READ_CHUNK = 1 << 20
+MANIFESTS_KEPT = 8  # parsed manifests a store keeps (one of 100,000 files is ~20 MB)
 
 
 class Readable(Protocol):
@@ -459,8 +460,21 @@ class TreeMixin:
         )
         return self.put_bytes(manifest.to_bytes())
 
+    _manifests: dict[str, Manifest] | None = None
+
     def read_manifest(self, manifest_id: str) -> Manifest:
-        return Manifest.from_bytes(self.get(manifest_id), content_id=manifest_id)
+        # Manifests are immutable and verified when first read; a pull reads a directory's
+        # manifest to fetch its files and again to check them out.
+        cache = self._manifests
+        if cache is None:
+            cache = self._manifests = {}
+        found = cache.get(manifest_id)
+        if found is None:
+            found = Manifest.from_bytes(self.get(manifest_id), content_id=manifest_id)
+            if len(cache) >= MANIFESTS_KEPT:
+                cache.pop(next(iter(cache)))
+            cache[manifest_id] = found
+        return found
 
     def get_tree(
         self, manifest_id: str, dest_dir: StrPath, *, progress: Progress | None = None

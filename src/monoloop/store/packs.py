@@ -21,6 +21,7 @@ Big objects stay loose: packs are for the per-object cost, which small objects p
 
 from __future__ import annotations
 
+import mmap
 import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -129,16 +130,19 @@ def decode_index(data: bytes, name: str, *, where: str) -> Iterator[tuple[str, L
         yield ID_PREFIX + digest.hex(), Located(name, offset, size)
 
 
-def checked_members(data: bytes, index: bytes, name: str, *, source: str) -> list[str]:
+def checked_members(data: bytes | mmap.mmap, index: bytes, name: str, *, source: str) -> list[str]:
     """The ids a whole pack holds, once each object in it is checked against its id (a
     pack about to be kept as it is: CorruptObject names the first that is not right)."""
-    view = memoryview(data)
     held = []
-    for content_id, where in decode_index(index, name, where=source):
-        piece = view[where.offset : where.offset + where.size]
-        if len(piece) != where.size or hash_bytes(piece) != content_id:
-            raise corrupt(content_id, source, f"its bytes in pack {name} do not match")
-        held.append(content_id)
+    # Every view is released before anything is raised: `data` may be a memory map,
+    # which cannot be closed while a view of it is alive.
+    with memoryview(data) as view:
+        for content_id, where in decode_index(index, name, where=source):
+            with view[where.offset : where.offset + where.size] as piece:
+                good = len(piece) == where.size and hash_bytes(piece) == content_id
+            if not good:
+                raise corrupt(content_id, source, f"its bytes in pack {name} do not match")
+            held.append(content_id)
     return held
 
 
