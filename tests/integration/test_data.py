@@ -232,6 +232,33 @@ def test_round_trip_through_a_remote(
     assert {s.state for s in data.status(workspace=clone)} == {"unchanged"}
 
 
+def test_checkout_remembers_what_it_wrote_so_status_does_not_rehash(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monoloop.data import statcache
+    from monoloop.data.statcache import StatCache
+
+    # A test writes its files within the cache's racy margin of reading the clock, which
+    # would rightly keep every one of them out: no margin here.
+    monkeypatch.setattr(statcache, "RACY_MARGIN_NS", 0)
+    tree = make_tree(ws.root, 12)
+    [added] = data.add(tree, workspace=ws.root)
+    ids = {f"data/events/{e.path}": e.id for e in ws.objects.read_manifest(added.id).entries}
+    import shutil
+
+    shutil.rmtree(tree)
+    (ws.root / ".monoloop" / "statcache.db").unlink()
+    done = data.checkout(workspace=ws.root)
+    assert len(done.written) == 12
+    remembered = StatCache(ws.root / ".monoloop").under("data/events")
+    assert {path: cid for path, (_, cid) in remembered.items()} == ids
+    for path, (st, _) in remembered.items():
+        assert st == statcache.Stat.of(os.lstat(ws.root / path))
+    # A file changed after the checkout is still seen: its stat no longer matches.
+    (tree / "part1" / "f001.txt").write_text("changed\n")
+    assert states(ws) == {"data/events": "modified"}
+
+
 def test_checkout_never_discards_unsaved_changes(ws: Workspace) -> None:
     csv = ws.root / "data.csv"
     csv.write_text("v1\n")

@@ -110,12 +110,28 @@ def checkout(
             f"no space left writing the working tree under {ctx.root}: {exc.strerror}",
             hint="free some space and run the command again; it writes only what is missing",
         ) from None
+    _remember(ctx, plan.writes)
     for rel in plan.removals:
         with contextlib.suppress(FileNotFoundError):
             (ctx.root / rel).unlink()
     result.written = [rel for _, rel in plan.writes]
     result.removed = plan.removals
     return result
+
+
+def _remember(ctx: DataContext, writes: list[tuple[str, str]]) -> None:
+    """Put the files just written in the stat cache, with the ids they were written from,
+    so that the next status does not hash them again (the cache skips any too young to
+    trust, as it does for files that `add` hashed)."""
+    if not writes:
+        return
+    clock = ctx.cache.clock()
+    root = str(ctx.root)
+    entries = []
+    for cid, rel in writes:
+        with contextlib.suppress(FileNotFoundError):
+            entries.append((rel, Stat.of(os.lstat(f"{root}/{rel}")), cid))
+    ctx.cache.put(entries, clock_ns=clock)
 
 
 def _plan_path(
