@@ -259,6 +259,42 @@ def test_checkout_remembers_what_it_wrote_so_status_does_not_rehash(
     assert states(ws) == {"data/events": "modified"}
 
 
+def test_a_new_directory_is_checked_out_whole_and_stale_staging_is_cleared(
+    ws: Workspace,
+) -> None:
+    import shutil
+
+    tree = make_tree(ws.root, 20)
+    originals = {p.relative_to(tree): p.read_bytes() for p in tree.rglob("*") if p.is_file()}
+    data.add(tree, workspace=ws.root)
+    shutil.rmtree(tree)
+    parent = tree.parent
+    # Left by checkouts that were killed (a pid no process has) or are running (ours).
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = parent / f".events.{dead.pid}-0000.monoloop-tmp"
+    running = parent / f".events.{os.getpid()}-1111.monoloop-tmp"
+    for where in (stale, running):
+        (where / "part0").mkdir(parents=True)
+        (where / "part0" / "half.txt").write_text("half")
+    done = data.checkout(workspace=ws.root)
+    assert len(done.written) == 20
+    assert {p.relative_to(tree): p.read_bytes() for p in tree.rglob("*") if p.is_file()} == (
+        originals
+    )
+    assert not stale.exists() and running.exists()
+    assert sorted(p.name for p in parent.iterdir()) == [
+        running.name,
+        ".gitignore",
+        "events",
+        "events.loop",
+    ]
+    # An existing directory is updated in place, file by file, leaving no temp file.
+    (tree / "part1" / "f001.txt").unlink()
+    assert data.checkout(workspace=ws.root).written == ["data/events/part1/f001.txt"]
+    assert not [p for p in tree.rglob("*monoloop-tmp*")]
+
+
 def test_checkout_never_discards_unsaved_changes(ws: Workspace) -> None:
     csv = ws.root / "data.csv"
     csv.write_text("v1\n")

@@ -203,7 +203,9 @@ def test_disk_filling_during_checkout_leaves_only_whole_files(
     assert not any("monoloop-tmp" in p.name for p in written), "a temp file was left"
     for path in written:  # what is there is whole
         assert path.read_bytes() == (ws.root / path.relative_to(clone)).read_bytes()
-    assert not (clone / "data" / "set" / "big.bin").exists()
+    # The new directory was staged whole: none of it appeared, and the staging is gone.
+    assert not (clone / "data" / "set").exists()
+    assert sorted(p.name for p in (clone / "data").iterdir()) == [".gitignore", "set.loop"]
     data.pull(workspace=clone)
     assert same_tree(tree, clone / "data" / "set")
 

@@ -57,6 +57,7 @@ class _Plan:
     refused: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     unchanged: int = 0
+    new_dirs: list[str] = field(default_factory=list)  # tracked dirs not there at all yet
 
 
 def checkout(
@@ -100,12 +101,14 @@ def checkout(
         )
     result = CheckoutResult(unchanged=plan.unchanged)
     try:
-        result.method = _write_all(ctx, plan.writes, link=link, progress=progress)
+        result.method = _write_all(
+            ctx, plan.writes, new_dirs=plan.new_dirs, link=link, progress=progress
+        )
     except OSError as exc:
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
             raise
-        # Each file is written to a temp name and renamed only once complete: what is
-        # there is whole, and the temp file of the one that failed is gone.
+        # Each file is written to a temp name and renamed only once complete, and a new
+        # directory is staged whole: what is there is whole, and no temp file is left.
         raise UserError(
             f"no space left writing the working tree under {ctx.root}: {exc.strerror}",
             hint="free some space and run the command again; it writes only what is missing",
@@ -165,6 +168,8 @@ def _plan_path(
             current = {f"{rel}/{e.path}": e.id for e in found.manifest.entries}
         else:
             current = {rel: found.id}
+    elif ptr.kind == "dir" and wanted:
+        plan.new_dirs.append(rel)
     for path, cid in wanted.items():
         if path not in current:
             plan.writes.append((cid, path))
@@ -187,6 +192,7 @@ def _write_all(
     ctx: DataContext,
     writes: list[tuple[str, str]],
     *,
+    new_dirs: list[str],
     link: bool,
     progress: Progress | None,
 ) -> str:
@@ -197,21 +203,110 @@ def _write_all(
     if not isinstance(ctx.objects, LocalStore):
         ctx.objects.get_files(targets, progress=progress)
         return "download"
-    for parent in sorted({os.path.dirname(target) for _, target in targets}):
+    staging = _Staging(root, new_dirs)
+    try:
+        method = _write_local(ctx.objects, staging.targets(targets), staging, link, progress)
+        staging.publish()
+    except BaseException:
+        staging.discard()
+        raise
+    return method
+
+
+class _Staging:
+    """A tracked directory that does not exist yet is written whole in a hidden sibling
+    directory, files under their own names, then renamed into place: it appears complete
+    or not at all, and its files need no temp name and rename each. A sibling left by a
+    killed checkout (its pid gone) is removed by the next checkout of that directory."""
+
+    def __init__(self, root: str, new_dirs: list[str]) -> None:
+        self.token = f"{os.getpid()}-{os.urandom(4).hex()}"
+        self.dirs: dict[str, str] = {}  # final absolute path -> staging path
+        for rel in new_dirs:
+            final = f"{root}/{rel}"
+            head, name = os.path.split(final)
+            _remove_stale(head, name)
+            self.dirs[final] = f"{head}/.{name}.{self.token}{STAGING_SUFFIX}"
+
+    def targets(self, targets: list[tuple[str, str]]) -> list[tuple[str, str, bool]]:
+        """(id, path to write, whether it is staged) for each (id, final path)."""
+        if not self.dirs:
+            return [(cid, target, False) for cid, target in targets]
+        out = []
+        for cid, target in targets:
+            staged = None
+            for final, where in self.dirs.items():
+                if target.startswith(final + "/"):
+                    staged = where + target[len(final) :]
+                    break
+            out.append((cid, staged or target, staged is not None))
+        return out
+
+    def publish(self) -> None:
+        for final, where in self.dirs.items():
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            os.rename(where, final)  # fails, rather than merges, if it appeared meanwhile
+
+    def discard(self) -> None:
+        import shutil
+
+        for where in self.dirs.values():
+            shutil.rmtree(where, ignore_errors=True)
+
+
+STAGING_SUFFIX = ".monoloop-tmp"
+
+
+def _remove_stale(head: str, name: str) -> None:
+    prefix = f".{name}."
+    try:
+        entries = os.listdir(head)
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        if not (entry.startswith(prefix) and entry.endswith(STAGING_SUFFIX)):
+            continue
+        pid = entry[len(prefix) :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            import shutil
+
+            shutil.rmtree(os.path.join(head, entry), ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _write_local(
+    store: LocalStore,
+    targets: list[tuple[str, str, bool]],
+    staging: _Staging,
+    link: bool,
+    progress: Progress | None,
+) -> str:
+    for where in staging.dirs.values():
+        os.mkdir(where)
+    for parent in sorted({os.path.dirname(target) for _, target, _ in targets}):
         os.makedirs(parent, exist_ok=True)
-    writer = _Writer(ctx.objects, link=link)
+    writer = _Writer(store, link=link)
     # Objects held in packs (pulled as packs, or packed by `data add`) are read pack by
     # pack, one read each, and checked against their ids as they are read.
-    packed = ctx.objects.in_packs(cid for cid, _ in targets)
+    packed = store.in_packs(cid for cid, _, _ in targets)
     if packed:
-        by_id: dict[str, list[str]] = {}
-        for cid, target in targets:
+        by_id: dict[str, list[tuple[str, bool]]] = {}
+        for cid, target, staged in targets:
             if cid in packed:
-                by_id.setdefault(cid, []).append(target)
+                by_id.setdefault(cid, []).append((target, staged))
         done = 0
-        for cid, data in ctx.objects.read_packed(by_id):
-            for target in by_id.pop(cid):
-                writer.write_bytes(data, target)
+        for cid, data in store.read_packed(by_id):
+            for target, staged in by_id.pop(cid):
+                writer.write_bytes(data, target, direct=staged)
                 done += 1
             if progress is not None and done >= PROGRESS_EVERY:
                 progress(done)
@@ -223,7 +318,7 @@ def _write_all(
                 f"object {next(iter(by_id))} is not in the local store",
                 hint="fetch it with `monoloop data pull`",
             )
-        targets = [(cid, target) for cid, target in targets if cid not in packed]
+        targets = [item for item in targets if item[0] not in packed]
 
     def light(i: int) -> Heavy | None:
         return writer.write(*targets[i])
@@ -233,9 +328,10 @@ def _write_all(
 
 
 class _Writer:
-    """Writes working-tree files from the local store, each atomically (temp + rename):
-    reflink, else hardlink (only if asked), else an in-kernel copy. Small files are done on
-    the calling thread; large ones are handed back to run on a pool."""
+    """Writes working-tree files from the local store, each atomically (temp + rename; in
+    a staged new directory, which appears whole, straight under its name): reflink, else
+    hardlink (only if asked), else an in-kernel copy. Small files are done on the calling
+    thread; large ones are handed back to run on a pool."""
 
     def __init__(self, store: LocalStore, *, link: bool) -> None:
         self.store = store
@@ -245,7 +341,13 @@ class _Writer:
         self._token = os.urandom(4).hex()
         self._serial = itertools.count()
 
-    def write(self, cid: str, target: str) -> Heavy | None:
+    def _temp_for(self, target: str, direct: bool) -> str:
+        if direct:
+            return target
+        head, name = os.path.split(target)
+        return f"{head}/.{name}.{self._token}{next(self._serial)}{STAGING_SUFFIX}"
+
+    def write(self, cid: str, target: str, direct: bool = False) -> Heavy | None:
         source = self.store.path_of(cid)
         try:
             src = os.open(source, OPEN_READ)
@@ -258,18 +360,19 @@ class _Writer:
                     f"object {cid} is not in the local store",
                     hint="fetch it with `monoloop data pull`",
                 ) from None
-            self.write_bytes(data, target)
+            self.write_bytes(data, target, direct=direct)
             return None
         size = os.fstat(src).st_size
         if size >= SMALL_FILE:
             os.close(src)
-            return lambda: self._write_closing(os.open(source, OPEN_READ), source, target, size)
-        self._write_closing(src, source, target, size)
+            return lambda: self._write_closing(
+                os.open(source, OPEN_READ), source, target, size, direct
+            )
+        self._write_closing(src, source, target, size, direct)
         return None
 
-    def _write_closing(self, src: int, source: str, target: str, size: int) -> None:
-        head, name = os.path.split(target)
-        tmp = f"{head}/.{name}.{self._token}{next(self._serial)}.monoloop-tmp"
+    def _write_closing(self, src: int, source: str, target: str, size: int, direct: bool) -> None:
+        tmp = self._temp_for(target, direct)
         try:
             if self.link and not self.reflink:
                 method = "link"
@@ -283,7 +386,8 @@ class _Writer:
                 if method == "link":
                     os.unlink(tmp)
                     os.link(source, tmp)
-            os.replace(tmp, target)
+            if tmp != target:
+                os.replace(tmp, target)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
@@ -292,9 +396,8 @@ class _Writer:
             os.close(src)
         self.methods.add(method)
 
-    def write_bytes(self, data: bytes, target: str) -> None:
-        head, name = os.path.split(target)
-        tmp = f"{head}/.{name}.{self._token}{next(self._serial)}.monoloop-tmp"
+    def write_bytes(self, data: bytes, target: str, *, direct: bool = False) -> None:
+        tmp = self._temp_for(target, direct)
         try:
             fd = os.open(tmp, OPEN_NEW, 0o666)
             try:
@@ -303,7 +406,8 @@ class _Writer:
                     view = view[os.write(fd, view) :]
             finally:
                 os.close(fd)
-            os.replace(tmp, target)
+            if tmp != target:
+                os.replace(tmp, target)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
