@@ -448,6 +448,37 @@ def test_add_packs_small_files_and_gc_repacks_a_partly_dead_pack(ws: Workspace) 
     assert not list((ws.objects.root / packs.DIR).glob("*.pack.*"))
 
 
+def test_gc_leaves_a_few_dead_objects_in_a_pack_until_they_are_a_quarter(
+    ws: Workspace,
+) -> None:
+    from monoloop.data import service
+
+    tree = ws.root / "data" / "same"
+    tree.mkdir(parents=True)
+    for i in range(40):  # equal sizes: the share of bytes is the share of files
+        (tree / f"f{i:02d}").write_bytes(os.urandom(1000))
+    [v1] = data.add(tree, workspace=ws.root)
+    commit(ws.root, "v1")
+    [first_pack] = ws.objects.pack_members()
+
+    def change(names: range, tag: str) -> set[str]:
+        for i in names:
+            (tree / f"f{i:02d}").write_bytes(os.urandom(1000))
+        [version] = data.add(tree, workspace=ws.root)
+        commit(ws.root, tag)
+        return {e.id for e in ws.objects.read_manifest(version.id).entries}
+
+    live = change(range(3), "v2")  # 3 of 40 dead: 7.5% of the pack
+    kept = service.gc(ws, grace_seconds=0)
+    assert kept.waiting_in_packs == 3 and set(kept.removed) == {v1.id}
+    assert first_pack in ws.objects.pack_members()
+    live = change(range(3, 10), "v3")  # 10 of 40 dead: 25%, rewritten now
+    done = service.gc(ws, grace_seconds=0)
+    assert done.waiting_in_packs == 0 and len(done.removed) == 10 + 1
+    assert first_pack not in ws.objects.pack_members()
+    assert ws.objects.present(live) == live and ws.objects.fsck().ok
+
+
 def test_gc_removes_a_pack_its_writer_never_indexed(ws: Workspace) -> None:
     from monoloop.data import service
     from monoloop.store import packs

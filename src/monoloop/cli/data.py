@@ -178,6 +178,12 @@ def gc(
         f"{verb} {len(result.removed)} object(s), {result.freed_bytes:,} bytes; "
         f"kept {result.kept} referenced"
         + (f" and {result.young} younger than {grace} s (see --grace)" if result.young else "")
+        + (
+            f"; {result.waiting_in_packs} unreferenced object(s) stay in packs until they "
+            "are a quarter of their pack"
+            if result.waiting_in_packs
+            else ""
+        )
     )
     c.output.result(result.to_dict())
 

@@ -18,6 +18,10 @@ from monoloop.store.local import LocalStore
 # Objects younger than this are kept: a concurrent `data add` may not have written its
 # pointer yet (git's gc keeps loose objects for two weeks for the same reason).
 GRACE_SECONDS = 3600
+# A pack is rewritten without its unreferenced objects once they hold at least this share
+# of its bytes: rewriting 64 MiB to drop one small object each gc would cost more than
+# the space it frees.
+REPACK_DEAD_SHARE = 0.25
 
 
 @dataclass
@@ -26,6 +30,8 @@ class GcResult:
     removed: list[str] = field(default_factory=list)
     freed_bytes: int = 0
     young: int = 0
+    # Unreferenced objects left in a pack until they are REPACK_DEAD_SHARE of its bytes
+    waiting_in_packs: int = 0
     dry_run: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -89,7 +95,8 @@ def gc(
         if not dry_run:
             ctx.objects.remove(cid)
     # Packs (written by `data add`, or kept whole by a pull): one no object of which is
-    # referenced goes whole; one partly referenced is rewritten with its live objects only.
+    # referenced goes whole; one partly referenced is rewritten with its live objects only,
+    # once the dead ones are a quarter of its bytes.
     table = ctx.objects.pack_table()
     for name, members in sorted(ctx.objects.pack_members().items()):
         dead = [cid for cid in members if cid not in live]
@@ -102,8 +109,12 @@ def gc(
             continue
         alive = [cid for cid in members if cid in live]
         result.kept += len(alive)
+        dead_bytes = sum(table[cid].size for cid in dead)
+        if alive and dead_bytes < REPACK_DEAD_SHARE * sum(table[c].size for c in members):
+            result.waiting_in_packs += len(dead)
+            continue
         result.removed.extend(dead)
-        result.freed_bytes += sum(table[cid].size for cid in dead) if alive else st.st_size
+        result.freed_bytes += dead_bytes if alive else st.st_size
         if not dry_run:
             if alive:
                 ctx.objects.repack(name, alive)
