@@ -13,7 +13,7 @@ import errno
 import fcntl
 import itertools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -371,34 +371,41 @@ class _Writer:
         self._write_closing(src, source, target, size, direct)
         return None
 
-    def _write_closing(self, src: int, source: str, target: str, size: int, direct: bool) -> None:
+    @contextlib.contextmanager
+    def _placing(self, target: str, direct: bool) -> Iterator[str]:
+        """The path to write `target` at: a temp name, renamed over it once the block is
+        done (or `target` itself in a staged directory); removed if the block fails."""
         tmp = self._temp_for(target, direct)
         try:
-            if self.link and not self.reflink:
-                method = "link"
-                os.link(source, tmp)
-            else:
-                fd = os.open(tmp, OPEN_NEW, 0o666)  # the umask applies, as for any new file
-                try:
-                    method = self._fill(src, fd, size)
-                finally:
-                    os.close(fd)
-                if method == "link":
-                    os.unlink(tmp)
-                    os.link(source, tmp)
+            yield tmp
             if tmp != target:
                 os.replace(tmp, target)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
+
+    def _write_closing(self, src: int, source: str, target: str, size: int, direct: bool) -> None:
+        try:
+            with self._placing(target, direct) as tmp:
+                if self.link and not self.reflink:
+                    method = "link"
+                    os.link(source, tmp)
+                else:
+                    fd = os.open(tmp, OPEN_NEW, 0o666)  # the umask applies, as for any file
+                    try:
+                        method = self._fill(src, fd, size)
+                    finally:
+                        os.close(fd)
+                    if method == "link":
+                        os.unlink(tmp)
+                        os.link(source, tmp)
         finally:
             os.close(src)
         self.methods.add(method)
 
     def write_bytes(self, data: bytes, target: str, *, direct: bool = False) -> None:
-        tmp = self._temp_for(target, direct)
-        try:
+        with self._placing(target, direct) as tmp:
             fd = os.open(tmp, OPEN_NEW, 0o666)
             try:
                 view = memoryview(data)
@@ -406,12 +413,6 @@ class _Writer:
                     view = view[os.write(fd, view) :]
             finally:
                 os.close(fd)
-            if tmp != target:
-                os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
         self.methods.add("copy")
 
     def _fill(self, src: int, fd: int, size: int) -> str:

@@ -12,10 +12,8 @@ files from another host (a shared network disk) are removed once an hour old.
 from __future__ import annotations
 
 import contextlib
-import errno
 import io
 import itertools
-import mmap
 import os
 import stat
 import threading
@@ -34,7 +32,6 @@ from monoloop.store.fsio import (
     FAN_OUT,
     FOREIGN_TMP_MAX_AGE,
     FSYNC_EACH_MAX,
-    OPEN_NEW,
     OPEN_READ,
     SMALL_FILE,
     TMP_LANES,
@@ -42,16 +39,15 @@ from monoloop.store.fsio import (
     FileSync,
     Heavy,
     StagedFiles,
-    contents,
     copy_hashing,
     make_dir,
     open_source,
     prepare_checkout,
     read_all,
-    read_all_at,
     run_split,
     write_all,
 )
+from monoloop.store.local_packs import NO_LINK, LocalPacks
 from monoloop.store.objects import (
     FsckReport,
     Progress,
@@ -63,22 +59,15 @@ from monoloop.store.objects import (
     reader,
 )
 from monoloop.store.pack_stream import PackStream
-from monoloop.store.packed import PackedReads
 
 # `present` lists a fan-out directory (rather than stat each id in it) for at least this
 # many ids, when the directory's size suggests at most ~8 entries per id asked (a directory
 # entry for a 62-character name takes about 72 bytes).
 LIST_FROM = 16
-PACK_WRITE_CHUNK = 8 << 20
 LIST_BYTES_PER_ID = 8 * 72
-# A hard link between stores fails with these when the file system or its policy says
-# no (another file system, fs.protected_hardlinks, too many links): copy instead.
-_NO_LINK = frozenset(
-    {errno.EXDEV, errno.EPERM, errno.EACCES, errno.EMLINK, errno.EOPNOTSUPP, errno.ENOTSUP}
-)
 
 
-class LocalStore(PackedReads, TreeMixin):
+class LocalStore(LocalPacks, TreeMixin):
     """Objects under a local directory. Safe for many threads and processes at once."""
 
     def __init__(self, root: StrPath) -> None:
@@ -286,7 +275,7 @@ class LocalStore(PackedReads, TreeMixin):
             except FileExistsError:
                 continue  # another writer stored it meanwhile
             except OSError as exc:
-                if exc.errno not in _NO_LINK:
+                if exc.errno not in NO_LINK:
                     raise
                 copies.append(k)
                 continue
@@ -305,33 +294,6 @@ class LocalStore(PackedReads, TreeMixin):
             for k, pair in zip(copies, got, strict=True):
                 results[k] = pair
         return results
-
-    def link_pack(self, source: str, index: bytes, name: str, *, url: str) -> list[str] | None:
-        """Keep another local store's pack (at `source`, with its index) by hard link,
-        once every object in it is checked against its id; the ids it holds, or None if
-        the file system cannot link it (the caller copies it instead)."""
-        with open(source, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
-            held = packs.checked_members(m, index, name, source=url)  # hashed in place
-        self.prepare()
-        if not os.path.isdir(self._packs_dir):
-            os.makedirs(self._packs_dir, exist_ok=True)
-            self._sync.sync_dir(self._root)
-        base = os.path.join(self._packs_dir, name)
-        try:
-            os.link(source, base + packs.PACK_SUFFIX)
-        except FileExistsError:
-            pass  # the same pack (same name, same bytes) is already here
-        except OSError as exc:
-            if exc.errno not in _NO_LINK:
-                raise
-            return None
-        self._sync.sync_dir(self._packs_dir)  # the pack is there before its index
-        self._write_durably(base + packs.INDEX_SUFFIX, index)
-        self._forget_packs()
-        return held
-
-    def pack_path(self, name: str) -> str:
-        return os.path.join(self._packs_dir, name + packs.PACK_SUFFIX)
 
     def put_bytes(self, data: bytes | bytearray | memoryview) -> str:
         self.prepare()
@@ -360,125 +322,9 @@ class LocalStore(PackedReads, TreeMixin):
             staged.discard()
             raise
 
-    def put_pack(self, items: Sequence[StrPath | bytes]) -> list[tuple[str, int]]:
-        """Store small objects (files, or bytes) as one pack (see `store.packs`): (id, size)
-        per item.
-
-        The pack is made durable and renamed into place before its index, so the
-        objects appear together, complete, or not at all.
-        """
-        built = packs.build(contents(item) for item in items)
-        self._write_pack(built.chunks, built.index)
-        return built.stored
-
-    def adopt_pack(self, data: bytes, index: bytes, name: str, *, source: str) -> list[str]:
-        """Keep a pack fetched from another store as it is, once every object in it has
-        been checked against its id; the ids it holds. Nothing is written if one fails."""
-        held = packs.checked_members(data, index, name, source=source)
-        self._write_pack([data], index)
-        return held
-
     def _temp_path(self) -> str:
         # pid and host in the name: the temp clean-up tells a dead writer's file by them.
         return f"{self._lanes[0]}{os.urandom(6).hex()}.{os.getpid()}.{self._host}"
-
-    def _write_pack(self, chunks: Sequence[bytes], index: bytes) -> None:
-        self.prepare()
-        temp = self._temp_path()
-        try:
-            fd = os.open(temp, OPEN_NEW, 0o444)
-            try:
-                # Joined 8 MiB at a time: one write call, not one per object.
-                pending: list[bytes] = []
-                held = 0
-                for chunk in chunks:
-                    pending.append(chunk)
-                    held += len(chunk)
-                    if held >= PACK_WRITE_CHUNK:
-                        write_all(fd, b"".join(pending))
-                        pending, held = [], 0
-                write_all(fd, b"".join(pending))
-            finally:
-                os.close(fd)
-            self._publish_pack(temp, index)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
-            raise
-
-    def _publish_pack(self, temp: str, index: bytes) -> None:
-        """Make a written temp pack durable, rename it into place, then write its index:
-        its objects appear together, complete, or not at all."""
-        if not os.path.isdir(self._packs_dir):
-            os.makedirs(self._packs_dir, exist_ok=True)
-            self._sync.sync_dir(self._root)
-        base = os.path.join(self._packs_dir, packs.index_name(index))
-        fd = os.open(temp, OPEN_READ)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temp, base + packs.PACK_SUFFIX)
-        self._sync.sync_dir(self._packs_dir)  # the pack is there before its index
-        self._write_durably(base + packs.INDEX_SUFFIX, index)
-        self._forget_packs()
-
-    def stray_pack_files(self) -> list[str]:
-        """Paths in packs/ that are neither an index nor a pack an index names."""
-        try:
-            names = set(os.listdir(self._packs_dir))
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-        return [
-            os.path.join(self._packs_dir, name)
-            for name in sorted(names)
-            if not (
-                name.endswith(packs.PACK_SUFFIX)
-                and name[: -len(packs.PACK_SUFFIX)] + packs.INDEX_SUFFIX in names
-            )
-            and packs.is_index_name(name) is None
-        ]
-
-    def remove_pack(self, name: str) -> int:
-        """Delete a pack, index first (so no object is ever named but missing); its size."""
-        base = os.path.join(self._packs_dir, name)
-        size = os.stat(base + packs.PACK_SUFFIX).st_size
-        os.unlink(base + packs.INDEX_SUFFIX)
-        self._sync.sync_dir(self._packs_dir)
-        os.unlink(base + packs.PACK_SUFFIX)
-        self._forget_packs()
-        return size
-
-    def repack(self, name: str, keep: Sequence[str]) -> None:
-        """Replace a pack by one holding only `keep` of its objects (loose if too few for
-        a pack), each checked as it is read. The copies are durable before the old pack
-        goes, so every kept object is always in the store."""
-        items = list(self.read_packed(keep))
-        if len(items) != len(set(keep)):
-            got = {cid for cid, _ in items}
-            raise not_found(next(i for i in keep if i not in got), self.url)
-        if len(items) >= packs.MIN_OBJECTS:
-            built = packs.build(data for _, data in items)
-            self._write_pack(built.chunks, built.index)
-        else:
-            self.put_checked(items)
-        self.remove_pack(name)
-
-    def _write_durably(self, dest: str, data: bytes) -> None:
-        temp = self._temp_path()
-        fd = os.open(temp, OPEN_NEW, 0o444)
-        try:
-            try:
-                write_all(fd, data)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(temp, dest)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
-            raise
-        self._sync.sync_dir(os.path.dirname(dest))
 
     def put_stream(self, stream: Readable) -> str:
         self.prepare()
@@ -501,42 +347,6 @@ class LocalStore(PackedReads, TreeMixin):
             staged.discard()
             raise
         return content_id
-
-    # -- packs (store.packed) ------------------------------------------------------------
-
-    def _pack_index_names(self) -> list[str]:
-        try:
-            names = os.listdir(self._packs_dir)
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-        return sorted(n for n in map(packs.is_index_name, names) if n is not None)
-
-    def _pack_index_bytes(self, name: str) -> bytes:
-        with open(os.path.join(self._packs_dir, name + packs.INDEX_SUFFIX), "rb") as f:
-            return f.read()
-
-    def _pack_range(self, pack: str, offset: int, size: int) -> bytes:
-        return self._pack_ranges(pack, [(offset, size)])[0]
-
-    def _pack_ranges(self, pack: str, spans: list[tuple[int, int]]) -> list[bytes]:
-        fd = os.open(os.path.join(self._packs_dir, pack + packs.PACK_SUFFIX), OPEN_READ)
-        try:
-            if len(spans) < 8:
-                return [os.pread(fd, size, offset) for offset, size in spans]
-            # Many objects of one pack (a checkout): copied straight out of a memory map,
-            # not read into one buffer first and copied again. Past the end of a truncated
-            # pack a slice comes back short, and the reader's check names the object.
-            try:
-                mapped = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
-            except (OSError, ValueError):  # empty, or a file system that cannot map
-                start = min(offset for offset, _ in spans)
-                end = max(offset + size for offset, size in spans)
-                whole = memoryview(read_all_at(fd, start, end - start))
-                return [bytes(whole[o - start : o - start + n]) for o, n in spans]
-            with mapped:
-                return [mapped[o : o + n] for o, n in spans]
-        finally:
-            os.close(fd)
 
     # -- reading --------------------------------------------------------------------------
 
