@@ -113,7 +113,6 @@ def _copy_batch(
     links: bool,
 ) -> list[tuple[str, str]]:
     """(wanted id, id of what landed) for every id of the batch."""
-    links = links and isinstance(src, LocalStore) and isinstance(dst, LocalStore)
     pairs: list[tuple[str, str]] = []
     in_src_packs = src.in_packs(batch) if isinstance(src, PackedReads) else set()
     todo = batch

@@ -357,14 +357,20 @@ class LocalStore(LocalPacks, TreeMixin):
         except FileNotFoundError:
             raise not_found(content_id, self.url) from None
 
-    def get(self, content_id: str) -> bytes:
+    def _open_or_packed(self, content_id: str, *, checked: bool = False) -> int | bytes:
+        """An fd on the object's own file, or, for a packed object, its verified bytes."""
         try:
-            fd = self._open_object(content_id)
+            return self._open_object(content_id, checked=checked)
         except ObjectNotFound:
             where = self._locate(content_id)
             if where is None:
                 raise
             return self._packed_bytes(content_id, where)
+
+    def get(self, content_id: str) -> bytes:
+        fd = self._open_or_packed(content_id)
+        if isinstance(fd, bytes):
+            return fd
         try:
             data = read_all(fd, os.fstat(fd).st_size)
         finally:
@@ -374,14 +380,9 @@ class LocalStore(LocalPacks, TreeMixin):
         return data
 
     def open(self, content_id: str) -> BinaryIO:
-        try:
-            fd = self._open_object(content_id)
-        except ObjectNotFound:
-            where = self._locate(content_id)
-            if where is None:
-                raise
-            data = self._packed_bytes(content_id, where)
-            return reader(io.BytesIO(data), content_id, len(data), url=self.url)
+        fd = self._open_or_packed(content_id)
+        if isinstance(fd, bytes):
+            return reader(io.BytesIO(fd), content_id, len(fd), url=self.url)
         size = os.fstat(fd).st_size
         return reader(os.fdopen(fd, "rb", buffering=0), content_id, size, url=self.url)
 
@@ -405,13 +406,9 @@ class LocalStore(LocalPacks, TreeMixin):
 
         def light(i: int) -> Heavy | None:
             content_id, dest = checked[i]
-            try:
-                src = self._open_object(content_id, checked=True)
-            except ObjectNotFound:
-                where = self._locate(content_id)
-                if where is None:
-                    raise
-                data = self._packed_bytes(content_id, where)  # verified
+            src = self._open_or_packed(content_id, checked=True)
+            if isinstance(src, bytes):
+                data = src  # verified
             else:
                 try:
                     size = os.fstat(src).st_size

@@ -12,7 +12,7 @@ import contextlib
 import errno
 import mmap
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from monoloop.store import packs
 from monoloop.store.fsio import OPEN_NEW, OPEN_READ, FileSync, contents, read_all_at, write_all
@@ -56,9 +56,8 @@ class LocalPacks(PackedReads):
             held = packs.checked_members(m, index, name, source=url)  # hashed in place
         self.prepare()
         self._packs_dir_ready()
-        base = os.path.join(self._packs_dir, name)
         try:
-            os.link(source, base + packs.PACK_SUFFIX)
+            os.link(source, self.pack_path(name))
         except FileExistsError:
             pass  # the same pack (same name, same bytes) is already here
         except OSError as exc:
@@ -66,8 +65,7 @@ class LocalPacks(PackedReads):
                 raise
             return None
         self._sync.sync_dir(self._packs_dir)  # the pack is there before its index
-        self._write_durably(base + packs.INDEX_SUFFIX, index)
-        self._forget_packs()
+        self._write_index(name, index)
         return held
 
     def pack_path(self, name: str) -> str:
@@ -93,42 +91,60 @@ class LocalPacks(PackedReads):
 
     def _write_pack(self, chunks: Sequence[bytes], index: bytes) -> None:
         self.prepare()
+        self._packs_dir_ready()  # first, so a failure there leaves no temp file behind
+        self._publish_pack(self._written_temp(chunks), index)
+
+    def _publish_pack(self, temp: str, index: bytes) -> None:
+        """Make a written temp pack durable and rename it into place, then write its index:
+        its objects appear together, complete, or not at all."""
+        self._packs_dir_ready()
+        name = packs.index_name(index)
+        self._place_durably(temp, self.pack_path(name))  # the pack before its index
+        self._write_index(name, index)
+
+    def _write_index(self, name: str, index: bytes) -> None:
+        """Write a pack's index, durably: from now on its objects are in the store."""
+        path = os.path.join(self._packs_dir, name + packs.INDEX_SUFFIX)
+        self._place_durably(self._written_temp([index]), path)
+        self._forget_packs()
+
+    def _written_temp(self, chunks: Iterable[bytes]) -> str:
+        """A new temp file holding `chunks`, joined 8 MiB at a time (one write call, not
+        one per object); nothing is left if writing fails."""
         temp = self._temp_path()
+        fd = os.open(temp, OPEN_NEW, 0o444)
         try:
-            fd = os.open(temp, OPEN_NEW, 0o444)
+            pending: list[bytes] = []
+            held = 0
+            for chunk in chunks:
+                pending.append(chunk)
+                held += len(chunk)
+                if held >= PACK_WRITE_CHUNK:
+                    write_all(fd, b"".join(pending))
+                    pending, held = [], 0
+            write_all(fd, b"".join(pending))
+        except BaseException:
+            os.close(fd)
+            os.unlink(temp)
+            raise
+        os.close(fd)
+        return temp
+
+    def _place_durably(self, temp: str, dest: str) -> None:
+        """fsync a written temp file, rename it to `dest` and make the rename durable; the
+        temp file is removed if that fails."""
+        try:
+            fd = os.open(temp, OPEN_READ)
             try:
-                # Joined 8 MiB at a time: one write call, not one per object.
-                pending: list[bytes] = []
-                held = 0
-                for chunk in chunks:
-                    pending.append(chunk)
-                    held += len(chunk)
-                    if held >= PACK_WRITE_CHUNK:
-                        write_all(fd, b"".join(pending))
-                        pending, held = [], 0
-                write_all(fd, b"".join(pending))
+                os.fsync(fd)
             finally:
                 os.close(fd)
-            self._publish_pack(temp, index)
+            os.replace(temp, dest)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp)
             raise
-
-    def _publish_pack(self, temp: str, index: bytes) -> None:
-        """Make a written temp pack durable, rename it into place, then write its index:
-        its objects appear together, complete, or not at all."""
-        self._packs_dir_ready()
-        base = os.path.join(self._packs_dir, packs.index_name(index))
-        fd = os.open(temp, OPEN_READ)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temp, base + packs.PACK_SUFFIX)
-        self._sync.sync_dir(self._packs_dir)  # the pack is there before its index
-        self._write_durably(base + packs.INDEX_SUFFIX, index)
-        self._forget_packs()
+        self._sync.sync_dir(os.path.dirname(dest))
 
     def stray_pack_files(self) -> list[str]:
         """Paths in packs/ that are neither an index nor a pack an index names."""
@@ -170,22 +186,6 @@ class LocalPacks(PackedReads):
         else:
             self.put_checked(items)
         self.remove_pack(name)
-
-    def _write_durably(self, dest: str, data: bytes) -> None:
-        temp = self._temp_path()
-        fd = os.open(temp, OPEN_NEW, 0o444)
-        try:
-            try:
-                write_all(fd, data)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(temp, dest)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
-            raise
-        self._sync.sync_dir(os.path.dirname(dest))
 
     def _pack_index_names(self) -> list[str]:
         try:
